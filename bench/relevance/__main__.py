@@ -1,0 +1,181 @@
+"""Relevance on Cranfield: kb's search facade beside SQLite FTS5's BM25.
+
+    .venv/bin/python -m bench.relevance [--dataset DIR] [--variants]
+
+The 1,400 Cranfield abstracts become published case studies (title ->
+title, abstract -> body) in a throw-away kb instance; the index is built
+with kb's own rebuild and each of the 225 queries goes through
+``kb.search.search`` exactly as the search page sends it, with the
+defaults kb ships. FTS5 (Porter stemming, BM25, the same words OR-ed)
+indexes the same titles and abstracts in the same run. Printed: nDCG@10,
+Recall@100 and MAP (over the first 1,000 results) and kb's ratio to FTS5.
+
+``--variants`` also runs kb with one default changed at a time (no
+feedback, coordination for every query, equal field weights, the low end
+of BM25's k1 range) to show what each contributes; the defaults follow
+from principles, not from individual queries (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from bench.fts5 import TOKENIZER, connect, match_expression, sqlite_version
+from bench.relevance.metrics import summarise
+from kb import create_app, search
+from kb.extensions import db
+from kb.models import CaseStatus, CaseStudy, City, EducationLevel, Role, User
+from kb.search import query as search_query
+
+DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cranfield"
+RESULTS = 1_000
+PAGE = 100
+
+
+def load(dataset: Path):
+    """Documents, queries and graded judgements of the collection."""
+    with (dataset / "corpus.jsonl").open() as lines:
+        documents = [json.loads(line) for line in lines]
+    with (dataset / "queries.jsonl").open() as lines:
+        queries = {q["_id"]: q["text"] for q in map(json.loads, lines)}
+    qrels: dict[str, dict[str, int]] = {}
+    with (dataset / "qrels" / "test.tsv").open() as lines:
+        next(lines)
+        for line in lines:
+            query_id, doc_id, score = line.split()
+            qrels.setdefault(query_id, {})[doc_id] = int(score)
+    return documents, queries, qrels
+
+
+def kb_instance(folder: Path, documents: list[dict]):
+    """A kb app whose published case studies are the Cranfield documents, indexed."""
+    app = create_app({
+        "TESTING": True, "INSTANCE_PATH": str(folder / "instance"), "SECRET_KEY": "benchmark",
+        "DATABASE_URL": f"sqlite:///{folder / 'kb.sqlite'}", "INDEX_DIR": str(folder / "index"),
+    })
+    with app.app_context():
+        db.create_all()
+        search.ensure_index()  # empty, before the rows: kb's rebuild below fills it
+        city = City(slug="cranfield", name="Cranfield", country="United Kingdom")
+        author = User(name="Cleverdon", email="cranfield@example.org", role=Role.MEMBER,
+                      password_hash="!")
+        db.session.add_all([city, author])
+        db.session.commit()
+        db.session.execute(insert(CaseStudy), [
+            {"id": int(d["_id"]), "slug": f"cranfield-{d['_id']}", "title": d["title"],
+             "summary": "", "body": d["text"], "city_id": city.id,
+             "education_level": EducationLevel.TERTIARY, "status": CaseStatus.PUBLISHED,
+             "author_id": author.id, "language": "en"}
+            for d in documents
+        ])
+        db.session.commit()
+        search.rebuild()
+    return app
+
+
+def kb_run(app, queries: dict[str, str]) -> dict[str, list[str]]:
+    """kb's ranking of the first RESULTS documents for every query, through the facade."""
+    runs = {}
+    for query_id, text in queries.items():
+        ranked: list[str] = []
+        for page in range(1, RESULTS // PAGE + 1):
+            with app.app_context():
+                results = search.search(None, text, {}, "relevance", page, PAGE)
+            ranked.extend(str(case_id) for case_id in results.ids)
+            if page >= results.pages:
+                break
+        runs[query_id] = ranked
+    return runs
+
+
+def fts5_run(documents: list[dict], queries: dict[str, str]) -> dict[str, list[str]]:
+    """FTS5's BM25 ranking of the same documents for the same words."""
+    fts = connect()
+    fts.execute(f"CREATE VIRTUAL TABLE doc USING fts5(title, text, tokenize='{TOKENIZER}')")
+    fts.executemany("INSERT INTO doc (rowid, title, text) VALUES (?, ?, ?)",
+                    [(int(d["_id"]), d["title"], d["text"]) for d in documents])
+    runs = {}
+    for query_id, text in queries.items():
+        expression = match_expression(text)
+        rows = fts.execute("SELECT rowid FROM doc WHERE doc MATCH ? ORDER BY bm25(doc) LIMIT ?",
+                           (expression, RESULTS)) if expression else []
+        runs[query_id] = [str(row[0]) for row in rows]
+    return runs
+
+
+@contextmanager
+def variant(**settings):
+    """kb's search with some module settings changed for the duration."""
+    saved = {name: getattr(search_query, name) for name in settings}
+    for name, value in settings.items():
+        setattr(search_query, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(search_query, name, value)
+
+
+VARIANTS = {
+    "no feedback": {"FEEDBACK_TERMS": 0},
+    "every query coordinated": {"KEYWORD_QUERY_TERMS": 1_000},
+    "equal field weights": {"FIELD_BOOSTS": {name: 1.0 for name in search_query.FIELD_BOOSTS}},
+    "BM25 k1=1.2": {"BM25_K1": 1.2},
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build both indexes, run every query, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--variants", action="store_true",
+                        help="also run kb with one default changed at a time")
+    options = parser.parse_args(argv)
+    documents, queries, qrels = load(options.dataset)
+    folder = Path(tempfile.mkdtemp(prefix="kb-relevance-"))
+    try:
+        start = time.perf_counter()
+        app = kb_instance(folder, documents)
+        indexed = time.perf_counter() - start
+        start = time.perf_counter()
+        rows = {"kb (defaults)": summarise(kb_run(app, queries), qrels)}
+        kb_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        rows["SQLite FTS5 bm25 (reference)"] = summarise(fts5_run(documents, queries), qrels)
+        fts_seconds = time.perf_counter() - start
+        if options.variants:
+            for name, settings in VARIANTS.items():
+                with variant(**settings):
+                    app.extensions["kb_search"].reset()
+                    rows[f"kb, {name}"] = summarise(kb_run(app, queries), qrels)
+                app.extensions["kb_search"].reset()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    print(f"\nRelevance on Cranfield ({len(documents)} documents, {len(queries)} queries), "
+          f"SQLite {sqlite_version()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'system':<34} {'nDCG@10':>8} {'R@100':>7} {'MAP':>7}")
+    for name, scores in rows.items():
+        print(f"{name:<34} {scores['ndcg@10']:>8.4f} {scores['recall@100']:>7.4f} "
+              f"{scores['map']:>7.4f}")
+    kb_scores, reference = rows["kb (defaults)"], rows["SQLite FTS5 bm25 (reference)"]
+    print(f"{'kb / FTS5':<34} {kb_scores['ndcg@10'] / reference['ndcg@10']:>7.2f}x "
+          f"{kb_scores['recall@100'] / reference['recall@100']:>6.2f}x "
+          f"{kb_scores['map'] / reference['map']:>6.2f}x")
+    print(f"(kb: indexed in {indexed:.1f}s, {len(queries)} queries x {RESULTS} results in "
+          f"{kb_seconds:.1f}s; FTS5: indexed and searched in {fts_seconds:.1f}s; target for kb: "
+          "nDCG@10 >= 0.40)")
+
+
+if __name__ == "__main__":
+    main()

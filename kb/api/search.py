@@ -1,0 +1,23 @@
+"""Full-text search in the API: the search page's query, filters, facets and highlights."""
+
+from __future__ import annotations
+
+from kb import search as search_index
+from kb.api import auth, bp, schemas
+from kb.api.schemas import SearchPage, SearchQuery
+from kb.api.spec import operation
+
+
+@operation(bp, "GET", "/search", tag="Search", response=SearchPage, query=SearchQuery)
+def search(query: SearchQuery):
+    """Search case studies
+
+    What the search page does: the case studies the caller may see that match
+    `q`, ranked, with facet counts (each facet counted under the other
+    facets' filters), highlighted titles and snippets, and a "did you mean"
+    when little is found.
+    """
+    user = auth.acting_user()
+    results = search_index.search(user, query.q, query.facet_filters(), sort=query.sort,
+                                  page=query.page, per_page=query.per_page)
+    return schemas.search_page(results, search_index.cases_in_order(user, results.ids))

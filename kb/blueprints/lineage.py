@@ -1,0 +1,115 @@
+"""Adaptation lineage pages: what a case study adapts, editing those links, a practice's tree.
+
+Endpoints: ``new`` (a case study's "this practice adapts…" form), ``edit``,
+``confirm_delete`` (GET) and ``delete`` (POST) on one address, and ``tree``
+(a practice's whole lineage across cities, as nested lists that need no
+JavaScript). Case study pages show "adapted from" and "adapted by" through
+the template global :func:`adaptation_links`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import login_required
+
+from kb.blueprints import acting_user
+from kb.blueprints.forms import render_form
+from kb.blueprints.lineage_forms import AdaptationForm, RecordAdaptationForm
+from kb.errors import Conflict, ValidationError
+from kb.extensions import db
+from kb.models import CaseStudy
+from kb.services import case_studies, lineage
+
+bp = Blueprint("lineage", __name__)
+
+
+@bp.app_template_global()
+def adaptation_links(case: CaseStudy) -> lineage.CaseLinks:
+    """The "adapted from" and "adapted by" links of ``case`` the visitor may see (case pages)."""
+    return lineage.case_links(acting_user(), case)
+
+
+def _max_text() -> int:
+    return current_app.config["MAX_TEXT_LENGTH"]
+
+
+def _lineage_section(case: CaseStudy) -> str:
+    """The lineage section of ``case``'s page."""
+    return url_for("cases.detail", slug=case.slug, _anchor="lineage-heading")
+
+
+@bp.route("/cases/<slug>/adaptations/new", methods=["GET", "POST"])
+@login_required
+def new(slug: str):
+    """Record which practice this case study adapts, and what was kept, changed and why."""
+    user = acting_user()
+    case = lineage.get_adapting_case(user, slug)
+    form = RecordAdaptationForm()
+    form.offer(lineage.source_candidates(user, case))
+    if form.validate_on_submit():
+        try:
+            link = lineage.record_adaptation(user, case, form.source_id.data,
+                                             form.adaptation_input(), max_text=_max_text())
+        except ValidationError as error:
+            db.session.rollback()
+            form.show_errors(error)
+        except Conflict as error:
+            db.session.rollback()
+            form.show_form_error(error.message)
+        else:
+            message = (f"Recorded that “{case.title}” takes up “{link.source.title}” "
+                       f"({link.kind.label.lower()}).")
+            db.session.commit()
+            flash(message, "success")
+            return redirect(_lineage_section(case))
+    return render_form("lineage/form.html", form, case=case, adaptation=None)
+
+
+@bp.route("/adaptations/<id:adaptation_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(adaptation_id: int):
+    """Change how a practice was taken up and what was kept, changed and learnt."""
+    user = acting_user()
+    link = lineage.get_adaptation_for_edit(user, adaptation_id)
+    form = AdaptationForm(data={"kind": link.kind.value,
+                                **{name: getattr(link, name) for name in lineage.TEXT_FIELDS}})
+    if form.validate_on_submit():
+        try:
+            lineage.update_adaptation(user, link, form.adaptation_input(), max_text=_max_text())
+        except ValidationError as error:
+            db.session.rollback()
+            form.show_errors(error)
+        else:
+            db.session.commit()
+            flash("Adaptation saved.", "success")
+            return redirect(_lineage_section(link.adapting))
+    return render_form("lineage/form.html", form, case=link.adapting, adaptation=link)
+
+
+@bp.get("/adaptations/<id:adaptation_id>/delete")
+@login_required
+def confirm_delete(adaptation_id: int):
+    """Ask before removing a link; the page's form posts to :func:`delete`."""
+    link = lineage.get_adaptation_for_edit(acting_user(), adaptation_id)
+    return render_template("lineage/delete.html", adaptation=link)
+
+
+@bp.post("/adaptations/<id:adaptation_id>/delete")
+@login_required
+def delete(adaptation_id: int):
+    """Remove a link between two case studies (never the case studies)."""
+    user = acting_user()
+    link = lineage.get_adaptation_for_edit(user, adaptation_id)
+    adapting = link.adapting
+    lineage.remove_adaptation(user, link)
+    db.session.commit()
+    flash(f"Removed the link from “{adapting.title}”.", "success")
+    return redirect(_lineage_section(adapting))
+
+
+@bp.get("/cases/<slug>/lineage")
+def tree(slug: str):
+    """The whole lineage of this case study's practice across cities, with each step's changes."""
+    user = acting_user()
+    case = case_studies.get_case(user, slug)
+    return render_template("lineage/tree.html", lineage=lineage.lineage(user, case))
