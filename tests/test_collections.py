@@ -112,6 +112,16 @@ def test_a_slug_with_like_wildcards_is_numbered_correctly(app_ctx, people):
     assert (first.slug, second.slug) == ("100-apprenticeships", "100-apprenticeships-2")
 
 
+def test_numbered_slugs_of_long_titles_stay_within_the_limit(app_ctx, people):
+    member = user(people, "member")
+    title = "apprenticeships " * 12
+    slugs = [collections.create_collection(member, CollectionInput(title=title)).slug
+             for _ in range(3)]
+    assert len(set(slugs)) == 3
+    assert all(len(slug) <= collections.SLUG_MAX for slug in slugs)
+    assert slugs[1].endswith("-2") and slugs[2].endswith("-3")
+
+
 @pytest.mark.parametrize("data, field", [
     (CollectionInput(title="   "), "title"),
     (CollectionInput(title="x" * 201), "title"),

@@ -35,7 +35,8 @@ from bench.load.client import WebClient
 from bench.load.server import GunicornServer
 from kb.extensions import db
 from kb.models import User
-from kb.services import case_studies
+from kb.services import case_studies, collections
+from kb.services.collections import CollectionInput
 
 WORKERS = 3
 CLIENTS = 4
@@ -146,21 +147,30 @@ def test_many_workers_keep_every_submission_indexed_once(tmp_path, database_url)
             == [[]] * CLIENTS
 
 
+def _create_case_titled(taxonomy, user: User, title: str) -> str:
+    return case_studies.create_case(user, case_input(taxonomy, title=title)).slug
+
+
+def _create_collection_titled(taxonomy, user: User, title: str) -> str:
+    return collections.create_collection(user, CollectionInput(title=title)).slug
+
+
 @pytest.mark.postgres
-def test_concurrent_saves_of_one_title_get_different_slugs(app, taxonomy, people):
+@pytest.mark.parametrize("create", [_create_case_titled, _create_collection_titled],
+                         ids=["case study", "collection"])
+def test_concurrent_saves_of_one_title_get_different_slugs(app, taxonomy, people, create):
     """Two transactions creating the same title: the second waits for the first's slug."""
     first_flushed, first_may_commit = threading.Event(), threading.Event()
     slugs: dict[str, str] = {}
 
     def save(name: str, user_id: int, hold: bool) -> None:
         with app.app_context():
-            user = db.session.get(User, user_id)
-            case = case_studies.create_case(user, case_input(taxonomy, title="Shared title"))
+            slug = create(taxonomy, db.session.get(User, user_id), "Shared title")
             if hold:
                 first_flushed.set()
                 first_may_commit.wait(10)
             db.session.commit()
-            slugs[name] = case.slug
+            slugs[name] = slug
 
     first = threading.Thread(target=save, args=("first", people["member"], True))
     second = threading.Thread(target=save, args=("second", people["other_member"], False))

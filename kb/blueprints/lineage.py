@@ -9,7 +9,7 @@ the template global :func:`adaptation_links`.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from kb.blueprints import acting_user
@@ -86,20 +86,16 @@ def edit(adaptation_id: int):
     return render_form("lineage/form.html", form, case=link.adapting, adaptation=link)
 
 
-@bp.get("/adaptations/<id:adaptation_id>/delete")
-@login_required
-def confirm_delete(adaptation_id: int):
-    """Ask before removing a link; the page's form posts to :func:`delete`."""
-    link = lineage.get_adaptation_for_edit(acting_user(), adaptation_id)
-    return render_template("lineage/delete.html", adaptation=link)
-
-
-@bp.post("/adaptations/<id:adaptation_id>/delete")
+# One rule for both methods: with a GET rule and a POST rule apart, Werkzeug
+# answers 405 instead of 404 when the id converter refuses an id.
+@bp.route("/adaptations/<id:adaptation_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(adaptation_id: int):
-    """Remove a link between two case studies (never the case studies)."""
+    """Ask before removing a link (GET); remove it, never the case studies (POST)."""
     user = acting_user()
     link = lineage.get_adaptation_for_edit(user, adaptation_id)
+    if request.method == "GET":
+        return render_template("lineage/delete.html", adaptation=link)
     adapting = link.adapting
     lineage.remove_adaptation(user, link)
     db.session.commit()

@@ -120,28 +120,30 @@ def slugify(text: str, max_length: int = SLUG_MAX, fallback: str = "case-study")
     return slug or fallback
 
 
-# Advisory-lock namespace of case-study slugs (any constant; "kbsl").
-_SLUG_LOCKS = 0x6B62_736C
+# Advisory-lock namespaces of slugs (any constants; "kbsl", "kbcl").
+CASE_SLUG_LOCKS = 0x6B62_736C
+COLLECTION_SLUG_LOCKS = 0x6B62_636C
 
 
-def _wait_for_slug(base: str) -> None:
+def wait_for_slug(namespace: int, base: str) -> None:
     """On PostgreSQL, wait until no other open transaction is choosing a slug from ``base``.
 
     Without it, two workers saving the same title at once both find the
     slug free and the second insert breaks the unique index (a 500). The
     lock is held until this transaction ends, so the second one then sees
     the first one's row and takes the next number. SQLite writes one
-    transaction at a time and needs none.
+    transaction at a time and needs none. ``namespace`` keeps the slugs of
+    case studies and of collections apart.
     """
     if db.session.get_bind().dialect.name != "postgresql":
         return
     key = int.from_bytes(hashlib.blake2b(base.encode(), digest_size=4).digest(), "big",
                          signed=True)
-    db.session.execute(select(func.pg_advisory_xact_lock(_SLUG_LOCKS, key)))
+    db.session.execute(select(func.pg_advisory_xact_lock(namespace, key)))
 
 
 def _unique_slug(base: str, exclude_id: int | None = None) -> str:
-    _wait_for_slug(base)
+    wait_for_slug(CASE_SLUG_LOCKS, base)
     candidate, n = base, 1
     while True:
         query = select(CaseStudy.id).where(CaseStudy.slug == candidate)

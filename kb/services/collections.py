@@ -44,7 +44,7 @@ from kb.models import (
 )
 from kb.sanitize import clean_text
 from kb.services import policy
-from kb.services.case_studies import Page, slugify
+from kb.services.case_studies import COLLECTION_SLUG_LOCKS, Page, slugify, wait_for_slug
 
 TITLE_MAX = 200
 SLUG_MAX = 100
@@ -340,13 +340,13 @@ def _validated(data: CollectionInput, max_text: int) -> dict:
 def _unique_slug(title: str) -> str:
     """A slug made from ``title`` that no collection has, numbered when the plain one is taken."""
     base = slugify(title, max_length=SLUG_MAX, fallback="collection")
-    taken = set(db.session.scalars(
-        select(Collection.slug).where(Collection.slug.startswith(base, autoescape=True))
-    )) | RESERVED_SLUGS
+    wait_for_slug(COLLECTION_SLUG_LOCKS, base)
     candidate, number = base, 1
-    while candidate in taken:
+    while candidate in RESERVED_SLUGS or db.session.scalar(
+            select(Collection.id).where(Collection.slug == candidate)) is not None:
         number += 1
-        candidate = f"{base}-{number}"
+        suffix = f"-{number}"
+        candidate = base[: SLUG_MAX - len(suffix)] + suffix
     return candidate
 
 
