@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from kb.extensions import db
-from kb.models import CaseStatus, CaseStudy
+from kb.models import Adaptation, CaseStatus, CaseStudy, Collection
+from kb.services.demo import DEMO_DIR
 
 from .support import AXE_SCRIPT, log_in
 
@@ -41,6 +42,13 @@ def _published(server, **where) -> list[CaseStudy]:
 def _paths(server) -> dict[str, str]:
     english = _published(server, language="en")
     japanese = _published(server, language="ja")[0]
+    with server.app.app_context():
+        # The demo's featured collection: public, with an introduction and a note on each item.
+        featured = db.session.scalar(select(Collection).where(Collection.featured))
+        collection = f"/collections/{featured.slug}"
+        noted = f"{collection}/items/{featured.items[0].case_study_id}"
+        adapting = db.session.scalar(select(CaseStudy.slug).join(
+            Adaptation, Adaptation.adapting_id == CaseStudy.id).order_by(Adaptation.id))
     return {
         "home": "/",
         "search with results and facets": "/search?q=apprenticeship&city=toronto",
@@ -49,13 +57,34 @@ def _paths(server) -> dict[str, str]:
         "comparison": f"/compare?ids={english[0].id}&ids={japanese.id}",
         "city": "/cities/hiroshima",
         "login": "/auth/login",
+        "collections": "/collections",
+        "collection with notes": collection,
+        "lineage": f"/cases/{adapting}/lineage",
+        "coverage matrix": "/coverage",
         "new case study form": "/cases/new",
+        "collection with notes, as its curator": collection,
+        "curator's note form": noted,
+        "new collection form": "/collections/new",
+        "my collections": "/collections/mine",
+        "cities like mine": "/cities-like-mine",
+        "import page": "/curate/import",
     }
 
 
-# The pages a visitor reaches without logging in; the form needs a member.
+# The pages a visitor reaches without logging in.
 PUBLIC_PAGES = ["home", "search with results and facets", "case study", "case study in Japanese",
-                "comparison", "city", "login"]
+                "comparison", "city", "login", "collections", "collection with notes", "lineage",
+                "coverage matrix"]
+# The pages that need an account, with the demo role that opens them (the
+# facilitator curates the featured collection).
+SIGNED_IN_PAGES = {
+    "collection with notes, as its curator": "facilitator",
+    "curator's note form": "facilitator",
+    "new collection form": "member",
+    "my collections": "member",
+    "cities like mine": "researcher",
+    "import page": "facilitator",
+}
 
 
 def serious_violations(page, axe_script) -> list[str]:
@@ -75,6 +104,37 @@ def test_public_page_has_no_serious_violation(name, demo_server, new_page, axe_s
     page = new_page(bypass_csp=True)
     response = page.goto(demo_server.url(_paths(demo_server)[name]))
     assert response.status == 200
+    assert serious_violations(page, axe_script) == []
+
+
+@pytest.mark.parametrize("name", SIGNED_IN_PAGES)
+def test_signed_in_page_has_no_serious_violation(name, demo_server, demo_logins, new_page,
+                                                 axe_script):
+    page = new_page(bypass_csp=True)
+    account = demo_logins[SIGNED_IN_PAGES[name]]
+    log_in(page, demo_server, account.email, account.password)
+    assert page.goto(demo_server.url(_paths(demo_server)[name])).status == 200
+    assert serious_violations(page, axe_script) == []
+
+
+def test_import_results_have_no_serious_violation(demo_server, demo_logins, new_page, axe_script,
+                                                  tmp_path):
+    page = new_page(bypass_csp=True)
+    facilitator = demo_logins["facilitator"]
+    log_in(page, demo_server, facilitator.email, facilitator.password)
+    page.goto(demo_server.url(_paths(demo_server)["import page"]))
+    # A file that checks out: what it would create.
+    page.get_by_label("File of case studies").set_input_files(DEMO_DIR / "import-example.jsonl")
+    page.get_by_role("button", name="Check the file").click()
+    ready = page.get_by_role("region", name="import-example.jsonl is ready to import")
+    expect(ready).to_be_visible()
+    assert serious_violations(page, axe_script) == []
+    # A file that does not: its problems by line and field.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"title": ""}\n', encoding="utf-8")
+    page.get_by_label("File of case studies").set_input_files(broken)
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_role("alert")).to_contain_text("broken.jsonl was not imported")
     assert serious_violations(page, axe_script) == []
 
 
