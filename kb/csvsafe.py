@@ -22,17 +22,19 @@ def spreadsheet_safe(cell) -> str:
     """``cell`` as text a spreadsheet will not run as a formula.
 
     Text starting with one of :data:`FORMULA_STARTS` gets a leading single
-    quote, which spreadsheets show as plain text.
+    quote, which spreadsheets show as plain text. So does text whose own
+    quotes come before one, or reading the file back would take its first
+    quote for the prefix and drop it.
     """
     text = "" if cell is None else str(cell)
-    if text.startswith(FORMULA_STARTS):
+    if text.lstrip("'").startswith(FORMULA_STARTS):
         return "'" + text
     return text
 
 
 def spreadsheet_value(cell: str) -> str:
     """The text a :func:`spreadsheet_safe` cell stands for: its quote prefix removed."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
         return cell[1:]
     return cell
 

@@ -1,13 +1,14 @@
 """Cross-site scripting in a real browser, with every payload of ../shared/xss/payloads.txt.
 
 The corpus is stored through kb's services into every field people write
-(see ``xss_site.py``); then Chromium loads every page that shows those
+(see ``xss_site.py``, and ``xss_features.py`` for collections, review,
+lineage and imported rows); then Chromium loads every page that shows those
 fields, and every place that echoes what a visitor sends (the search query
 and filters, the address of a missing page, a form sent back with a
-preview or errors). On each page the :class:`~.xss_harness.ScriptWatch`
-focuses and hovers every element, fires every inline handler, and reports
-anything that ran script, markup that could, and any request off
-127.0.0.1. One finding fails the test.
+preview or errors, the import page's report on a file). On each page the
+:class:`~.xss_harness.ScriptWatch` focuses and hovers every element, fires
+every inline handler, and reports anything that ran script, markup that
+could, and any request off 127.0.0.1. One finding fails the test.
 
 kb's Content-Security-Policy is bypassed on these pages: the escaping and
 the sanitizer must hold by themselves, the policy is the second layer
@@ -19,7 +20,9 @@ only this test server has, and the same watch must catch them running.
 
 The viewer is an admin (who sees every page), and takes the next batch of
 payloads as their account name before each page: the header, the author
-of every case study and the revision tables show every payload too.
+of every case study and the revision tables show every payload too. The
+writer, a facilitator with a city, owns the collections and sees what only
+an owner, an importer or someone with a city sees.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ from kb.search import FACETS, MAX_FILTER_VALUE_CHARS
 from kb.search.query import normalise_query_text
 
 from .support import SHARED, LiveServer, build_app, log_in, served
+from .xss_features import (
+    WRITER_EMAIL,
+    WRITER_PASSWORD,
+    FeatureSite,
+    build_feature_site,
+    refused_import_files,
+)
 from .xss_harness import Finding, ScriptWatch, Visit
 from .xss_site import (
     BODY_KEYWORD,
@@ -90,6 +100,7 @@ class PayloadKb:
 
     server: LiveServer
     site: PayloadSite
+    features: FeatureSite
     # Numbers of the account names the viewer has had while a page was checked.
     names_shown: set[int] = field(default_factory=set)
 
@@ -113,8 +124,9 @@ def payload_kb(tmp_path_factory, payloads) -> PayloadKb:
     app = build_app(tmp_path_factory.mktemp("xss-instance"), CASES_PER_PAGE=LISTING_PAGE_SIZE)
     app.register_blueprint(unsafe_blueprint(payloads, CONTROL_BATCH))
     site = build_payload_site(app, payloads)
+    features = build_feature_site(app, payloads, site)
     with served(app) as server:
-        yield PayloadKb(server, site)
+        yield PayloadKb(server, site, features)
 
 
 class Sweep:
@@ -137,6 +149,24 @@ class Sweep:
         expected = [*expected, self.kb.take_next_name()] if self.rename else list(expected)
         self.record(self.watch.visit(self.kb.server.url(path), expected), status)
 
+    def send_form(self, path: str, fill, button: str, *, status: int, expected=()) -> None:
+        """Open ``path``, ``fill(page)`` its form, press ``button``; keep what the answer shows.
+
+        ``status`` is the status of the answer to the form's POST (a
+        redirect's own, when the form redirects).
+        """
+        page = self.watch.page
+        page.goto(self.kb.server.url(path))
+        fill(page)
+
+        def press():
+            with page.expect_response(lambda r: r.request.method == "POST") as answer:
+                page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            return answer.value
+
+        self.record(self.watch.after(press, list(expected)), status)
+
     def record(self, visit: Visit, status: int = 200) -> None:
         """Keep what ``visit`` found."""
         self.visits += 1
@@ -158,13 +188,26 @@ class Sweep:
         assert not self.problems, "\n".join(self.problems[:25])
 
 
+def _logged_in_sweep(kb: PayloadKb, new_page, offsite_requests, email: str, password: str, *,
+                     rename: bool) -> Sweep:
+    page = new_page(bypass_csp=True)
+    watch = ScriptWatch(page, offsite_requests)
+    log_in(page, kb.server, email, password)
+    return Sweep(watch, kb, rename=rename)
+
+
 @pytest.fixture
 def viewer_sweep(payload_kb, new_page, offsite_requests) -> Sweep:
     """A sweep by the logged-in viewer, on a page with kb's CSP bypassed."""
-    page = new_page(bypass_csp=True)
-    watch = ScriptWatch(page, offsite_requests)
-    log_in(page, payload_kb.server, VIEWER_EMAIL, VIEWER_PASSWORD)
-    return Sweep(watch, payload_kb)
+    return _logged_in_sweep(payload_kb, new_page, offsite_requests, VIEWER_EMAIL, VIEWER_PASSWORD,
+                            rename=True)
+
+
+@pytest.fixture
+def writer_sweep(payload_kb, new_page, offsite_requests) -> Sweep:
+    """A sweep by the logged-in writer (a facilitator with a city; their name stays)."""
+    return _logged_in_sweep(payload_kb, new_page, offsite_requests, WRITER_EMAIL, WRITER_PASSWORD,
+                            rename=False)
 
 
 def _control_findings(kb: PayloadKb, watch: ScriptWatch, payloads: list[str]) -> list[Finding]:
@@ -246,8 +289,9 @@ def test_search_results_highlights_and_snippets(viewer_sweep, payload_kb):
     """Every page of results: highlighted titles, snippets of summaries and bodies, facets."""
     site = payload_kb.site
     # Every title-sized case study's body has the body keyword, and so has
-    # every rich case study's (its body is paragraphs too).
-    expected_totals = {KEYWORD: len(site.cases), BODY_KEYWORD: len(site.cases) + len(site.rich_cases)}
+    # every rich and every imported case study's (their bodies are paragraphs too).
+    bodies = len(site.cases) + len(site.rich_cases) + len(payload_kb.features.imported_cases)
+    expected_totals = {KEYWORD: len(site.cases), BODY_KEYWORD: bodies}
     for keyword, total in expected_totals.items():
         for path in _pages_of(keyword, total):
             viewer_sweep.visit(path, expected=[f"{total} case studies for “{keyword}”"])
@@ -326,7 +370,6 @@ def test_listings_vocabularies_and_curation(viewer_sweep, payload_kb):
 
 def test_case_form_sends_every_payload_back(viewer_sweep, payload_kb, payloads):
     """A preview shows every payload in every field; a refused save shows them in its errors."""
-    page, watch = viewer_sweep.watch.page, viewer_sweep.watch
     everything = {
         "title": " ".join(payloads),
         "summary": "\n".join(payloads),
@@ -342,18 +385,14 @@ def test_case_form_sends_every_payload_back(viewer_sweep, payload_kb, payloads):
         "sources": "\n".join(f"label | {p}" for p in payloads[:30]),
     }
     for values, button, status in ((everything, "Preview", 200), (refused, "Save draft", 400)):
-        page.goto(payload_kb.server.url("/cases/new"))
-        page.evaluate(FILL_FORM, values)
-
-        def press(button=button):
-            with page.expect_response(lambda r: r.request.method == "POST") as answer:
-                page.get_by_role("button", name=button).click()
-            page.wait_for_load_state()
-            return answer.value
-
-        viewer_sweep.record(watch.after(press, [clean_text(values["title"], multiline=False)[:200]]),
-                            status)
+        viewer_sweep.send_form("/cases/new", _filling(values), button, status=status,
+                               expected=[clean_text(values["title"], multiline=False)[:200]])
     viewer_sweep.assert_clean()
+
+
+def _filling(values: dict[str, str]):
+    """A ``fill`` for :meth:`Sweep.send_form`: each field named in ``values`` gets its value."""
+    return lambda page: page.evaluate(FILL_FORM, values)
 
 
 FILL_FORM = """(values) => {
@@ -386,3 +425,135 @@ def test_every_account_name_in_the_header(viewer_sweep, payload_kb):
     while len(payload_kb.names_shown) < len(payload_kb.site.names):
         viewer_sweep.visit("/auth/account")
     viewer_sweep.assert_clean()
+
+
+def test_collections_shared_and_featured(viewer_sweep, payload_kb):
+    """Every shared collection's title in the list; the rich ones' introductions and notes."""
+    site, features = payload_kb.site, payload_kb.features
+    viewer_sweep.visit("/collections/", expected=features.shared_titles)
+    for slug, items in zip(features.rich_collections, features.rich_items):
+        viewer_sweep.visit(f"/collections/{quote(slug)}", expected=_titles_of(site, items))
+    viewer_sweep.assert_clean()
+
+
+def test_collections_of_their_owner(writer_sweep, payload_kb):
+    """Every title in the owner's list and "add to a collection" choices; the owner's tools."""
+    site, features = payload_kb.site, payload_kb.features
+    every_title = features.collection_titles
+    writer_sweep.visit("/collections/mine", expected=every_title)
+    # The choice of collection on a case study page, search results and a comparison.
+    writer_sweep.visit(f"/cases/{quote(features.review_cases[0])}", expected=every_title)
+    writer_sweep.visit(f"/search?{urlencode({'q': KEYWORD})}", expected=every_title)
+    writer_sweep.visit(f"/compare?{urlencode({'ids': site.case_ids[:2]}, doseq=True)}",
+                       expected=every_title)
+    for slug, items in zip(features.rich_collections, features.rich_items):
+        writer_sweep.visit(f"/collections/{quote(slug)}", expected=_titles_of(site, items))
+        writer_sweep.visit(f"/collections/{quote(slug)}/items/{items[0]}",
+                           expected=_titles_of(site, items[:1]))
+    # An XML document: no page text to look for, but nothing in it may run either.
+    for slug in features.public_collections:
+        writer_sweep.visit(f"/feeds/collections/{quote(slug)}.atom")
+    first = quote(features.rich_collections[0])
+    writer_sweep.visit(f"/collections/{first}/edit")
+    writer_sweep.visit(f"/collections/{first}/delete")
+    # Adding a case study says so, naming both: into the newest collection, the one offered first.
+    writer_sweep.send_form(f"/cases/{quote(features.review_cases[0])}", _filling({}),
+                           "Add to the collection", status=302,
+                           expected=[features.review_titles[0], every_title[-1]])
+    writer_sweep.assert_clean()
+
+
+def _titles_of(site: PayloadSite, case_ids: list[int]) -> list[str]:
+    titles = dict(zip(site.case_ids, site.titles))
+    return [titles[case_id] for case_id in case_ids]
+
+
+def test_review_comments_history_and_queue(viewer_sweep, payload_kb, payloads):
+    """Every comment in the review histories; the queue; proposed edits; a refused comment."""
+    features = payload_kb.features
+    viewer_sweep.visit("/review", expected=[*features.queued_titles, features.writer_name])
+    for slug in features.review_cases:
+        viewer_sweep.visit(f"/cases/{quote(slug)}", expected=features.review_comments[slug])
+    for slug in features.edited_cases:
+        viewer_sweep.visit(f"/cases/{quote(slug)}/proposed-edit")
+    # The whole corpus as one comment is too long: the form comes back with it.
+    corpus = "\n".join(payloads)
+    viewer_sweep.send_form(
+        f"/cases/{quote(features.submitted_case)}",
+        # Set, not typed: typing stops at the field's maxlength.
+        lambda page: page.locator("#request-changes-comment").evaluate(
+            "(area, text) => { area.value = text; }", corpus),
+        "Request changes", status=400, expected=[clean_text(corpus)[:200]],
+    )
+    viewer_sweep.assert_clean()
+
+
+def test_feature_forms_send_every_payload_back(writer_sweep, payload_kb, payloads):
+    """Collection, note and lineage forms refused as too long come back with every payload."""
+    features = payload_kb.features
+    corpus = "\n".join(payloads)
+    rich, item = quote(features.rich_collections[0]), features.rich_items[0][0]
+    forms = (
+        ("/collections/new", {"title": " ".join(payloads), "introduction": corpus},
+         "Make the collection"),
+        (f"/collections/{rich}/items/{item}", {"note": corpus}, "Save the note"),
+        (f"/cases/{quote(features.review_cases[0])}/adaptations/new",
+         dict.fromkeys(("kept", "changed", "reasons", "results"), corpus),
+         "Record the adaptation"),
+    )
+    for path, values, button in forms:
+        writer_sweep.send_form(path, _filling(values), button, status=400,
+                               expected=[clean_text(corpus)[:200]])
+    writer_sweep.assert_clean()
+
+
+def test_adaptation_lineage(viewer_sweep, payload_kb):
+    """Each link's texts on both case study pages and on the lineage page; its edit and removal."""
+    features = payload_kb.features
+    for (source, adapting), titles in zip(features.lineage_pairs, features.lineage_titles):
+        viewer_sweep.visit(f"/cases/{quote(source)}", expected=titles)
+        viewer_sweep.visit(f"/cases/{quote(adapting)}", expected=titles)
+        viewer_sweep.visit(f"/cases/{quote(source)}/lineage", expected=titles)
+    viewer_sweep.visit(f"/adaptations/{features.link_ids[0]}/edit",
+                       expected=features.lineage_titles[0][1:])
+    viewer_sweep.visit(f"/adaptations/{features.link_ids[0]}/delete",
+                       expected=features.lineage_titles[0])
+    viewer_sweep.assert_clean()
+
+
+def test_context_fit_and_cities_like_mine(writer_sweep, payload_kb):
+    """The writer's city's profile beside every other profile; the cities ranked by likeness."""
+    site, features = payload_kb.site, payload_kb.features
+    own = site.city_names[0]
+    for city, slug in enumerate(features.profile_cases):
+        writer_sweep.visit(f"/cases/{quote(slug)}", expected=[own, site.city_names[city]])
+    writer_sweep.visit("/cities-like-mine", expected=site.city_names + site.context_names)
+    writer_sweep.assert_clean()
+
+
+def test_imported_case_studies(viewer_sweep, payload_kb):
+    """Case studies imported from JSON Lines and CSV, every Markdown text holding the corpus."""
+    features = payload_kb.features
+    for slug, title in zip(features.imported_cases, features.imported_titles):
+        viewer_sweep.visit(f"/cases/{quote(slug)}", expected=[title])
+        viewer_sweep.visit(f"/cases/{quote(slug)}/revisions/1", expected=[title])
+    viewer_sweep.assert_clean()
+
+
+def test_import_page_reports_the_values_it_read(writer_sweep, payload_kb, payloads):
+    """A check lists the rows' titles; refused files list every payload as a value or field."""
+    uploads = [("jsonl", payload_kb.features.check_file, payload_kb.features.imported_titles, 200)]
+    uploads += [(file_format, content, quoted, 400)
+                for file_format, content, quoted in refused_import_files(payloads)]
+    for number, (file_format, content, expected, status) in enumerate(uploads):
+        # The file's name is a payload too (as the browser sends it: the report names the file).
+        name = payloads[number % len(payloads)][:150]
+
+        def choose(page, name=name, content=content, file_format=file_format) -> None:
+            page.get_by_label("File of case studies").set_input_files(
+                {"name": name, "mimeType": "application/octet-stream", "buffer": content})
+            page.get_by_label("Format", exact=True).select_option(file_format)
+
+        writer_sweep.send_form("/curate/import", choose, "Check the file", status=status,
+                               expected=expected)
+    writer_sweep.assert_clean()

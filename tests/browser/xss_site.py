@@ -27,6 +27,7 @@ title-sized case studies are shared between the :data:`HOME_CITIES`.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import cycle
 from pathlib import Path
@@ -187,7 +188,19 @@ class PayloadSite:
     context_names: list[str] = field(default_factory=list)
 
 
-class _Builder:
+@contextmanager
+def indexed_at_the_end():
+    """Case studies saved in the block are indexed once at its end, not once per commit."""
+    app_config = current_app.config
+    app_config["SEARCH_CATCH_UP_ON_COMMIT"] = False
+    try:
+        yield
+    finally:
+        app_config["SEARCH_CATCH_UP_ON_COMMIT"] = True
+    search.catch_up()
+
+
+class PayloadBuilder:
     """Creates the payload records through the services, as the viewer (an admin)."""
 
     def __init__(self, payloads: list[str]):
@@ -205,14 +218,10 @@ class _Builder:
                     site.problem_names)
         self._terms(viewer, AdaptationContext, "context", site.contexts, site.context_ids,
                     site.context_names)
-        app_config = current_app.config
-        # One index catch-up at the end instead of one per commit.
-        app_config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-        self._title_cases(site)
-        self._rich_cases(site)
-        self._other_cases(site)
-        app_config["SEARCH_CATCH_UP_ON_COMMIT"] = True
-        search.catch_up()
+        with indexed_at_the_end():
+            self._title_cases(site)
+            self._rich_cases(site)
+            self._other_cases(site)
         return site
 
     def _name_packs(self) -> list[str]:
@@ -253,13 +262,15 @@ class _Builder:
             stored_names.append(term.name)
         db.session.commit()
 
-    def _save(self, site: PayloadSite, data: CaseInput, message: str = "Created"):
+    def save_published(self, site: PayloadSite, data: CaseInput, message: str = "Created"):
+        """Create ``data`` as the viewer and publish it as the operator's data is."""
         author = db.session.get(User, site.viewer_id)
         case = case_studies.create_case(author, data, message)
         review.publish_as_system(case)
         return case
 
-    def _basics(self, site: PayloadSite, n: int, city_id: int) -> dict:
+    def basics(self, site: PayloadSite, n: int, city_id: int) -> dict:
+        """The required fields of case study ``n`` in ``city_id``, with the carrier terms."""
         return {"city_id": city_id, "education_level": self.levels[n % len(self.levels)].value,
                 "problem_ids": site.problem_ids[:1], "context_ids": site.context_ids[:1]}
 
@@ -275,14 +286,14 @@ class _Builder:
         messages = pack(self.payloads, MESSAGE_MAX)
         evidence = list(EvidenceLevel)
         for n, title in enumerate(titles):
-            case = self._save(site, CaseInput(
+            case = self.save_published(site, CaseInput(
                 title=f"{KEYWORD} {title}",
                 summary=" ".join(f"{KEYWORD} {p[:SUMMARY_MAX // 2]}" for p in groups[n])[:SUMMARY_MAX],
                 evidence_level=evidence[n % len(evidence)].value,
                 year_start=2000 + n % 20,
                 contact=contacts[n] if n < len(contacts) else "",
                 sources=list(zip(labels[n::count] or [""], urls[n::count] or ["https://example.org/"])),
-                **self._basics(site, n, site.city_ids[HOME_CITIES[n % len(HOME_CITIES)]]),
+                **self.basics(site, n, site.city_ids[HOME_CITIES[n % len(HOME_CITIES)]]),
                 **{name: style(groups[(n + k + 1) % count])
                    for k, (name, style) in enumerate(MARKDOWN_STYLES.items())},
             ), messages[n % len(messages)])
@@ -300,7 +311,8 @@ class _Builder:
 
         Version 1 holds share n, version 2 share n + 1: their pages, both
         revisions and the changes between them show every payload in every
-        Markdown text.
+        Markdown text. Both versions are saved while a draft (an edit of a
+        published case study would wait for review), then published.
         """
         shares = deal(self.payloads, RICH_CASES)
 
@@ -308,27 +320,28 @@ class _Builder:
             return {name: style(shares[share % RICH_CASES]) for name, style in MARKDOWN_STYLES.items()}
 
         for n in range(RICH_CASES):
-            basics = self._basics(site, n, site.city_ids[HOME_CITIES[0]])
-            case = self._save(site, CaseInput(title=f"xssrich {n}", summary="Version 1.",
-                                              **basics, **texts(n)))
+            basics = self.basics(site, n, site.city_ids[HOME_CITIES[0]])
             author = db.session.get(User, site.viewer_id)
+            case = case_studies.create_case(author, CaseInput(
+                title=f"xssrich {n}", summary="Version 1.", **basics, **texts(n)))
             case_studies.update_case(author, case, CaseInput(
                 title=f"xssrich {n}", summary="Version 2.", **basics, **texts(n + 1)
             ), "The next share of the corpus")
+            review.publish_as_system(case)
             site.rich_cases.append(case.slug)
             db.session.commit()
 
     def _other_cases(self, site: PayloadSite) -> None:
         for n in range(PROFILE_CITIES):
-            case = self._save(site, CaseInput(
+            case = self.save_published(site, CaseInput(
                 title=f"xssprofile {n}", summary="In a city whose profile holds payloads.",
-                **self._basics(site, n, site.city_ids[n]),
+                **self.basics(site, n, site.city_ids[n]),
             ))
             site.profile_case_ids.append(case.id)
-        terms_case = self._save(site, CaseInput(
+        terms_case = self.save_published(site, CaseInput(
             title=f"{TERMS_KEYWORD}: every problem of practice and adaptation context",
             summary="A case study that carries every term.",
-            **{**self._basics(site, 0, site.city_ids[HOME_CITIES[0]]),
+            **{**self.basics(site, 0, site.city_ids[HOME_CITIES[0]]),
                "problem_ids": site.problem_ids, "context_ids": site.context_ids},
         ))
         site.terms_case = terms_case.slug
@@ -338,7 +351,7 @@ class _Builder:
 def build_payload_site(app: Flask, payloads: list[str]) -> PayloadSite:
     """Fill ``app``'s empty database with the corpus (see the module docstring)."""
     with app.app_context():
-        return _Builder(payloads).build()
+        return PayloadBuilder(payloads).build()
 
 
 UNSAFE_PAGE = """<!doctype html>
