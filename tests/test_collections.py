@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
+from kb.blueprints import main
 from kb.models import CaseStudy, Collection, CollectionItem, CollectionVisibility, User
 from kb.services import case_studies, collections, policy, review
 from kb.services.case_studies import CaseInput
@@ -523,10 +524,36 @@ def test_the_lists_pages(app, client, auth, people):
     assert all(title in mine for title in ("Private plans", "Network notes", "Public picks"))
 
 
+def test_home_page_shows_the_featured_collections_the_visitor_may_see(app, client, auth, people):
+    slugs = {visibility: _made(app, people, title=f"Featured {visibility}", visibility=visibility)
+             for visibility in ("network", "public")}
+    assert "Featured collections" not in _page(client, "/")
+    with app.app_context():
+        for slug in slugs.values():
+            collections.set_featured(user(people, "facilitator"),
+                                     collections.get_collection(user(people, "member"), slug), True)
+        db.session.commit()
+    home = _page(client, "/")
+    assert "Featured public" in home and "Featured network" not in home
+    auth.login_as(app, people["researcher"])
+    home = _page(client, "/")
+    assert "Featured public" in home and "Featured network" in home
+    later = [_made(app, people, title=f"Later {n}", visibility="public")
+             for n in range(main.HOME_FEATURED_COLLECTIONS)]
+    with app.app_context():
+        for slug in later:
+            collections.set_featured(user(people, "facilitator"),
+                                     collections.get_collection(None, slug), True)
+        db.session.commit()
+    home = _page(client, "/")
+    assert home.count('href="/collections/later-') == main.HOME_FEATURED_COLLECTIONS
+    assert "Featured public" not in home
+
+
 def test_facilitators_feature_from_the_page(app, client, auth, people):
     slug = _made(app, people, visibility="public")
     auth.login_as(app, people["facilitator"])
-    assert "Feature it on the collections page" in _page(client, f"/collections/{slug}")
+    assert "Feature it on the home and collections pages" in _page(client, f"/collections/{slug}")
     assert client.post(f"/collections/{slug}/feature").status_code == 302
     assert "Stop featuring it" in _page(client, f"/collections/{slug}")
     assert client.post(f"/collections/{slug}/unfeature").status_code == 302

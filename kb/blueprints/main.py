@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user
 
-from kb.services import catalogue
+from kb.blueprints import acting_user
+from kb.services import catalogue, collections
 
 bp = Blueprint("main", __name__)
+
+# Featured collections on the home page; the rest are on /collections/.
+HOME_FEATURED_COLLECTIONS = 4
 
 
 @bp.get("/")
 def home():
-    """What kb is, the newest published case studies and the network's cities."""
-    overview = catalogue.home_overview(current_user)
-    return render_template("main/home.html", overview=overview)
+    """What kb is, the newest published case studies, featured collections and the cities."""
+    user = acting_user()
+    overview = catalogue.home_overview(user)
+    featured = collections.featured_collections(user, limit=HOME_FEATURED_COLLECTIONS)
+    counts = collections.visible_item_counts(user, featured)
+    return render_template("main/home.html", overview=overview, featured=featured, counts=counts)

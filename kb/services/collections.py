@@ -125,13 +125,14 @@ def own_collections(user: User | None) -> list[Collection]:
     ))
 
 
-def featured_collections(user: User | None) -> list[Collection]:
-    """Featured collections ``user`` may see, most recently changed first."""
+def featured_collections(user: User | None, limit: int | None = None) -> list[Collection]:
+    """Featured collections ``user`` may see, most recently changed first (at most ``limit``)."""
     return list(db.session.scalars(
         select(Collection)
         .where(Collection.featured, policy.visible_collections_clause(user))
         .options(selectinload(Collection.owner))
         .order_by(Collection.updated_at.desc(), Collection.id.desc())
+        .limit(limit)
     ))
 
 

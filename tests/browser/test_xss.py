@@ -33,6 +33,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from kb.blueprints.main import HOME_FEATURED_COLLECTIONS
 from kb.extensions import db
 from kb.models import User
 from kb.sanitize import clean_text
@@ -431,6 +432,9 @@ def test_collections_shared_and_featured(viewer_sweep, payload_kb):
     """Every shared collection's title in the list; the rich ones' introductions and notes."""
     site, features = payload_kb.site, payload_kb.features
     viewer_sweep.visit("/collections/", expected=features.shared_titles)
+    # The home page shows as many featured collections as it has room for.
+    featured_titles = features.collection_titles[:len(features.rich_collections)]
+    viewer_sweep.visit("/", expected=featured_titles[:HOME_FEATURED_COLLECTIONS])
     for slug, items in zip(features.rich_collections, features.rich_items):
         viewer_sweep.visit(f"/collections/{quote(slug)}", expected=_titles_of(site, items))
     viewer_sweep.assert_clean()
