@@ -14,8 +14,10 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from kb.extensions import db
-from kb.models import CaseStatus, CaseStudy, ChangeLog, ChangeOperation, ProblemOfPractice, User
-from kb.services import case_studies, review
+from kb.models import (
+    CaseStatus, CaseStudy, ChangeLog, ChangeOperation, City, ProblemOfPractice, User,
+)
+from kb.services import case_studies, cities, review
 from kb.services.case_studies import CaseInput
 
 # Endpoints the case pages and the layout link to that sibling blueprints own.
@@ -590,3 +592,59 @@ def test_every_case_page_has_one_h1(app, client, auth, people, taxonomy):
         response = client.get(path)
         assert response.status_code == 200, path
         assert structure(text(response)).h1_count == 1, path
+
+
+def _related_parts(page: str) -> tuple[str, str]:
+    """The "compare with…" list and the related boxes of a case study page."""
+    compare = re.search(r'<select id="compare-with".*?</select>', page, re.DOTALL)
+    related = re.search(r'<aside class="related.*?</aside>', page, re.DOTALL)
+    return (compare.group(0) if compare else ""), related.group(0)
+
+
+def test_what_case_pages_remember_is_never_stale_nor_someone_elses(app, client, auth, people,
+                                                                   taxonomy):
+    """The compare list and the related boxes are kept between pages (kb.search.remembered)."""
+    seoul = taxonomy["cities"]["seoul"]
+    text_of = {"summary": "Nurses train in hospital wards with mentors.",
+               "body": "Hospital wards, nurses and mentors."}
+    base = make_case(app, taxonomy, people["member"], published=True,
+                     title="Hospital nursing apprenticeships", **text_of)
+    other = make_case(app, taxonomy, people["other_member"], published=True,
+                      title="Nurses on the wards", city_id=seoul, **text_of)
+    make_case(app, taxonomy, people["member"], title="Secret nursing draft", city_id=seoul,
+              **text_of)
+
+    def parts() -> tuple[str, str]:
+        return _related_parts(text(client.get(url(base))))
+
+    for _ in range(2):  # computed, then remembered
+        compare, related = parts()
+        assert "Nurses on the wards" in compare and "Nurses on the wards" in related
+        assert "Secret nursing draft" not in compare + related
+    auth.login_as(app, people["member"])  # the draft's author sees it
+    compare, related = parts()
+    assert "Secret nursing draft" in compare and "Secret nursing draft" in related
+    auth.logout()
+    auth.login_as(app, people["other_member"])
+    assert "Secret nursing draft" not in "".join(parts())
+    auth.logout()
+    assert "Secret nursing draft" not in "".join(parts())
+
+    with app.app_context():  # a change of title, then of the city's name
+        db.session.scalar(select(CaseStudy).where(CaseStudy.slug == other)).title = "Renamed"
+        db.session.commit()
+    compare, related = parts()
+    assert "Nurses on the wards" not in compare + related
+    assert ">Renamed</option>" in compare and ">Renamed</a>" in related
+    with app.app_context():
+        cities.update_city(db.session.get(User, people["admin"]), db.session.get(City, seoul),
+                           cities.CityInput(name="Sejong", country="Korea", slug="seoul"))
+        db.session.commit()
+    compare, related = parts()
+    assert '<optgroup label="Sejong">' in compare and "Seoul" not in compare + related
+
+    with app.app_context():  # withdrawn: gone from every box at once
+        db.session.scalar(select(CaseStudy).where(CaseStudy.slug == other)).status = \
+            CaseStatus.DRAFT
+        db.session.commit()
+    assert "Renamed" not in "".join(parts())

@@ -1,8 +1,9 @@
 """The fast paths of search: each gives exactly what the slow path it replaces gives.
 
 The rebuild's segment writer (kb.search.bulk), scoring postings
-(kb.search.scoring_postings), the analyzer's token-free paths and the
-windowed search for snippets (kb.search.highlight).
+(kb.search.scoring_postings), the analyzer's token-free paths, the
+windowed search for snippets (kb.search.highlight) and the key terms of a
+"similar practices" box (kb.search.engine).
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from kb import search
+from kb.extensions import db
+from kb.models import CaseStudy
+from kb.services import case_studies
 from kb.search import highlight, indexer, scoring_postings
 from kb.search.analysis import text_analyzer
 from kb.search.bulk import BulkSegmentWriter
 from kb.search.scoring_postings import ScoringPostings
-from kb.search.schema import build_schema
+from kb.search.schema import SNIPPET_FIELDS, build_schema
 from test_search_support import (  # noqa: F401 (fixture)
     add_case,
     assert_index_matches_database,
@@ -187,3 +191,32 @@ def test_a_failing_rebuild_process_leaves_the_index_as_it_was(app, taxonomy, use
     assert_index_matches_database()
     # The lock was released: the index takes writes again.
     assert search.rebuild(procs=2) == 5
+
+
+def _assert_key_terms_are_whooshs(texts):
+    with search._extension().index.searcher() as searcher:
+        engine = search._extension().engine(searcher)
+        stored = [fields for fields in searcher.all_stored_fields() if "title" in fields]
+        for text in [*("\n".join(fields.get(name, "") for name in ("title", *SNIPPET_FIELDS))
+                       for fields in stored), *texts, "", "the of and", "unknownword"]:
+            for number in (1, 5, 12):
+                assert engine.key_terms("body", text, number) == \
+                    searcher.key_terms_from_text("body", text, numterms=number)
+        return len(searcher.reader().leaf_readers())
+
+
+def test_key_terms_are_whooshs_key_terms(app, taxonomy, users, monkeypatch):
+    monkeypatch.setattr(indexer, "REBUILD_SEGMENT_CASES", 2)  # several segments
+    texts = ["Harbour welding academy", "Welding for adults in the harbour",
+             "Harbour apprenticeships", "職業教育 reform, Éducation à Montréal",
+             "Nurses train in hospital wards with mentors"]
+    first = [add_case(users["member"], taxonomy, title=title, summary=f"{title} again.",
+                      body=f"Students learning {title.lower()} with employers.")
+             for title in texts]
+    search.rebuild(procs=1)
+    assert _assert_key_terms_are_whooshs(texts) >= 3
+    # A segment written by Whoosh's own writer, with deletions.
+    add_case(users["member"], taxonomy, title="Welding nurses", body="Harbour wards.")
+    case_studies.delete_case(users["admin"], db.session.get(CaseStudy, first[0]))
+    db.session.commit()
+    _assert_key_terms_are_whooshs(texts)

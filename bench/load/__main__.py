@@ -9,10 +9,11 @@ and runs one scenario after another, each for the same time after a
 warm-up: case pages, search pages, API reads (when ``/api/v1`` exists), and
 a mix of all of them with 10% writes (the case-study form, logged in, with
 CSRF). Then it checks the server's index against the database without
-catching it up first. Prints requests/s and p50/p95/p99 per scenario and
-the ratio to the targets (issue 5): case pages >= 300 req/s with p95 <= 100
-ms, search >= 100 req/s with p95 <= 200 ms, the write mix with zero errors
-and zero index drift.
+catching it up first. Prints requests/s, p50/p95/p99 and the workers' and
+the clients' CPU time per request per scenario, and the ratio to the
+targets (issue 5): case pages >= 300 req/s with p95 <= 100 ms, search >=
+100 req/s with p95 <= 200 ms, the write mix with zero errors and zero
+index drift.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class Figures:
     p50: float
     p95: float
     p99: float
-    # The workers' CPU milliseconds per request (whole scenarios only).
+    # The workers' and the clients' CPU milliseconds per request (whole scenarios only).
     cpu_ms: float | None = None
+    client_cpu_ms: float | None = None
 
 
 def figures(name: str, samples: list[Sample], seconds: float) -> Figures:
@@ -67,11 +69,12 @@ def figures(name: str, samples: list[Sample], seconds: float) -> Figures:
 
 
 def run_scenario(server: GunicornServer, kinds: tuple[str, ...], write_share: float, options,
-                 data) -> tuple[list[Sample], float]:
-    """Every client process's recorded samples of one scenario, and the workers' CPU seconds.
+                 data) -> tuple[list[Sample], float, float]:
+    """Every client process's recorded samples of one scenario, the workers' and clients' CPU seconds.
 
     The CPU time is the workers' own over the measured period: unlike the
     latencies, it does not grow with what else the machine is running.
+    The clients' shows how much of the shared cores the load itself took.
     """
     start_at = time.time() + CLIENT_START_SECONDS
     plan = Plan(
@@ -89,7 +92,9 @@ def run_scenario(server: GunicornServer, kinds: tuple[str, ...], write_share: fl
         cpu = server.workers_cpu_seconds()
         time.sleep(max(0.0, plan.stop_at - time.time()))
         cpu = server.workers_cpu_seconds() - cpu
-        return [sample for future in futures for sample in future.result()], cpu
+        results = [future.result() for future in futures]
+        return ([sample for samples, _ in results for sample in samples], cpu,
+                sum(client_cpu for _, client_cpu in results))
 
 
 def peak_memory_mb(pids: list[int]) -> float:
@@ -127,18 +132,19 @@ def report(results: list[tuple[Figures, list[Figures]]], drift, context: dict) -
           f"{context['load_after']:.2f} after; workers' peak memory "
           f"{context['worker_mb']:.0f} MB each at most")
     print(f"\n{'scenario':<22} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50':>8} "
-          f"{'p95':>8} {'p99':>8} {'CPU/req':>8} {'bound':>7}  target")
+          f"{'p95':>8} {'p99':>8} {'CPU/req':>8} {'bound':>7} {'client':>8}  target")
     for total, parts in results:
         for row in [total, *parts]:
             name = row.name if row is total else f"  {row.name}"
-            cpu = (f"{row.cpu_ms:>6.1f}ms {os.cpu_count() * 1000 / row.cpu_ms:>7.0f}"
-                   if row.cpu_ms else f"{'':>8} {'':>7}")
+            cpu = (f"{row.cpu_ms:>6.1f}ms {os.cpu_count() * 1000 / row.cpu_ms:>7.0f} "
+                   f"{row.client_cpu_ms:>6.1f}ms"
+                   if row.cpu_ms else f"{'':>8} {'':>7} {'':>8}")
             print(f"{name:<22} {row.requests:>8} {row.errors:>6} {row.per_second:>7.1f} "
                   f"{row.p50:>6.1f}ms {row.p95:>6.1f}ms {row.p99:>6.1f}ms {cpu}  "
                   f"{target_words(row.name, row) if row is total else ''}")
     print("(CPU/req: the gunicorn workers' CPU time per request; bound: the req/s all cores "
           "would serve at that cost with nothing else running, PostgreSQL and clients not "
-          "counted)")
+          "counted; client: the client processes' CPU time per request)")
     if not context["api"]:
         print("(no API reads: this kb has no /api/v1)")
     mix = results[-1][0]
@@ -190,9 +196,11 @@ def main(argv: list[str] | None = None) -> None:
             results = []
             for name, kinds, write_share in scenarios:
                 progress(f"scenario: {name}")
-                samples, cpu = run_scenario(server, kinds, write_share, options, data)
+                samples, cpu, client_cpu = run_scenario(server, kinds, write_share, options,
+                                                        data)
                 total = figures(name, samples, options.seconds)
                 total.cpu_ms = cpu * 1000 / max(1, total.requests)
+                total.client_cpu_ms = client_cpu * 1000 / max(1, total.requests)
                 kinds_seen = [*kinds, WRITE] if write_share else []
                 results.append((total, [
                     figures(kind, [s for s in samples if s[0] == kind], options.seconds)

@@ -94,15 +94,23 @@ class _Client:
         return kind, (time.perf_counter() - started) * 1000, status == expected, status
 
 
-def run_client(plan: Plan, number: int) -> list[Sample]:
-    """Client process ``number``: the recorded samples of one scenario."""
+def run_client(plan: Plan, number: int) -> tuple[list[Sample], float]:
+    """Client process ``number``: the recorded samples of one scenario, and its CPU seconds.
+
+    The CPU time is the process's own while it recorded: what the load
+    took from the cores the server shares.
+    """
     client = _Client(plan, number)
     time.sleep(max(0.0, plan.start_at - time.time()))
     samples: list[Sample] = []
+    cpu_from: float | None = None
     while True:
         began = time.time()
         if began >= plan.stop_at:
-            return samples
+            return samples, 0.0 if cpu_from is None else time.process_time() - cpu_from
+        recorded = began >= plan.measure_from
+        if recorded and cpu_from is None:
+            cpu_from = time.process_time()
         sample = client.one()
-        if began >= plan.measure_from:
+        if recorded:
             samples.append(sample)

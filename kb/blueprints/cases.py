@@ -8,10 +8,16 @@ Endpoints: ``index``, ``mine``, ``new``, ``detail``, ``edit``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
+from types import MappingProxyType
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, current_app, flash, get_template_attribute, redirect, render_template, request,
+    url_for,
+)
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from kb import search as search_index
 from kb.blueprints.case_forms import MARKDOWN_SECTIONS, CaseForm, EditCaseForm, edit_form_data
@@ -20,6 +26,7 @@ from kb.extensions import db
 from kb.models import CaseStudy, User
 from kb.services import case_studies, comparison, policy, review
 from kb.services.case_studies import CaseInput
+from kb.services.comparison import Candidate
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -160,8 +167,41 @@ def detail(slug: str):
         if (cases := [loaded[i] for i in group.case_ids if i in loaded])
     ]
     return render_template("cases/detail.html", case=case, similar=similar, other_cities=other_cities,
-                           compare_choices=comparison.compare_candidates(user, case),
+                           compare_groups=_compare_groups(user, case),
                            review_history=review.history(user, case))
+
+
+def _by_city(candidates: Iterable[Candidate]) -> list[tuple[str, tuple[Candidate, ...]]]:
+    """``candidates`` by city, as Jinja's ``groupby('city')`` groups them (ignoring case)."""
+    def city(candidate: Candidate) -> str:
+        return candidate.city.lower()
+
+    groups = (tuple(group) for _, group in itertools.groupby(sorted(candidates, key=city), city))
+    return [(group[0].city, group) for group in groups]
+
+
+def _compare_groups(user: User | None, case: CaseStudy) -> list[tuple[str, Markup]]:
+    """The "compare with…" list of ``case``'s page: (city, its rendered options) pairs.
+
+    Its hundreds of options were most of the page's rendering, and nearly
+    the same on every page: each city's are rendered once until a case
+    study changes (:func:`kb.search.remembered`), the last city's both
+    whole and cut at the list's length, and only the city whose own case
+    study this page leaves out is rendered here.
+    """
+    render = get_template_attribute("cases/_compare.html", "options")
+
+    def render_each_city() -> MappingProxyType:
+        offered = comparison.offered_candidates(user)
+        return MappingProxyType({
+            tuple(other.id for other in group): render(group)
+            for candidates in (offered, offered[:comparison.MAX_CANDIDATES])
+            for _, group in _by_city(candidates)
+        })
+
+    rendered = search_index.remembered(user, ("compare options",), render_each_city)
+    return [(city, rendered.get(tuple(other.id for other in group)) or render(group))
+            for city, group in _by_city(comparison.compare_candidates(user, case))]
 
 
 @bp.get("/<slug>/delete")

@@ -15,7 +15,10 @@ What pages call:
   only what the user may see.
 - :func:`similar_cases` and :func:`other_cities_on_problems` fill the
   "similar practices in other cities" and "other cities working on this
-  problem" boxes of a case study page.
+  problem" boxes of a case study page; their answers are kept until the
+  next index commit.
+- :func:`remembered` keeps any answer drawn from case studies until one
+  changes (the "compare with…" list of a case study page).
 
 Who finds what follows :mod:`kb.services.policy`: published case studies
 for everyone, their own drafts for signed-in authors, everything for
@@ -29,7 +32,9 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
 from flask import Flask, current_app
 from markupsafe import Markup
 from sqlalchemy import event, literal, select, union_all
@@ -49,9 +54,10 @@ from kb.models import (
     ProblemOfPractice,
     User,
     is_valid_id,
+    latest_change_seq,
 )
 from kb.search import highlight, suggest
-from kb.search.engine import Engine, Engines
+from kb.search.engine import Engine, Engines, bools_of
 from kb.search.facets import FacetTable, FacetTables, Membership, bits_of
 from kb.search.indexer import Drift, IndexState, SearchIndex
 from kb.search.query import (
@@ -68,8 +74,8 @@ from kb.services import policy
 
 __all__ = [
     "Drift", "FacetValue", "Highlight", "SearchResults", "CityCases", "SORTS", "search",
-    "cases_in_order", "similar_cases", "other_cities_on_problems", "catch_up", "rebuild",
-    "check", "ensure_index", "init_app", "index_state",
+    "cases_in_order", "similar_cases", "other_cities_on_problems", "remembered", "catch_up",
+    "rebuild", "check", "ensure_index", "init_app", "index_state",
 ]
 
 log = logging.getLogger("kb.search")
@@ -252,6 +258,8 @@ def case_count() -> int:
 
 
 _PENDING = "kb_search_pending"
+# Set in a session's info once its transaction has found the index caught up.
+_CAUGHT_UP = "kb_search_caught_up"
 _listening = False
 
 
@@ -269,6 +277,7 @@ def _listen_to_commits() -> None:
     event.listen(db.session, "after_flush", _note_change_log_rows)
     event.listen(db.session, "after_commit", _catch_up_after_commit)
     event.listen(db.session, "after_rollback", _forget_pending)
+    event.listen(db.session, "after_transaction_end", _forget_caught_up)
 
 
 def _note_change_log_rows(session, flush_context) -> None:
@@ -278,6 +287,10 @@ def _note_change_log_rows(session, flush_context) -> None:
 
 def _forget_pending(session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def _forget_caught_up(session, transaction) -> None:
+    session.info.pop(_CAUGHT_UP, None)
 
 
 def _catch_up_after_commit(session) -> None:
@@ -294,25 +307,82 @@ def _catch_up_after_commit(session) -> None:
         log.exception("updating the search index after a commit failed; it will catch up later")
 
 
-def _catch_up_if_behind(index: SearchIndex) -> None:
-    """Before a search: apply entries other processes committed, if no one else is."""
+def _catch_up_if_behind(index: SearchIndex) -> bool:
+    """Before a search: apply entries other processes committed, if no one else is.
+
+    True when the index is known to hold every change the transaction can
+    see. Checked once per transaction: a page searching more than once (a
+    case study's related boxes) asks the database once; a commit or
+    rollback asks again.
+    """
+    session = db.session()
+    if session.info.get(_CAUGHT_UP):
+        return True
     try:
-        if index.is_behind(db.session):
-            index.catch_up(db.engine, timeout=0)
+        if not index.is_behind(session) or index.catch_up(db.engine, timeout=0) is not None:
+            session.info[_CAUGHT_UP] = True
     except Exception:
         log.exception("catching the search index up before a search failed")
+    return bool(session.info.get(_CAUGHT_UP))
+
+
+def remembered(user: User | None, key: tuple, compute):
+    """``compute()``'s answer for ``user``, kept until the next change to any case study.
+
+    For answers drawn from case studies and the names shown with them:
+    every change to those is in the change log, and the index applies each
+    in a commit of its own, which brings a new engine that has forgotten
+    everything kept (kb.search.engine.Engine.recall). Users who may see the
+    same case studies share an answer: ``key`` is completed with the user's
+    visibility. Nothing is kept while the index is behind the database, nor
+    when a change committed while ``compute`` ran. The answer is shared: it
+    should be immutable.
+    """
+    ext = _extension()
+    if not _catch_up_if_behind(ext.index):
+        return compute()
+    with ext.index.searcher() as searcher:
+        engine = ext.engine(searcher)
+        state = ext.index.state(searcher)
+    key = (*key, _visibility(user))
+    found = engine.recall(key)
+    if found is not None:
+        return found
+    answer = compute()
+    # Under snapshot isolation (SQLite) the transaction may predate the index's commit.
+    if not state.gaps and latest_change_seq(db.session) == state.seq:
+        engine.keep(key, answer)
+    return answer
 
 
 # Searching ---------------------------------------------------------------
 
-def _visible(table: FacetTable, user: User | None) -> int:
-    """Documents ``user`` may see, by the rules of kb.services.policy."""
+class _Visibility(NamedTuple):
+    """Which case studies a user may find, by the rules of kb.services.policy.
+
+    Also the key of whatever is remembered for a user (related case
+    studies): users with the same visibility may share it, no one else.
+    """
+
+    everything: bool  # facilitators and admins
+    author: str | None  # the signed-in user's own drafts too (a user id)
+
+
+def _visibility(user: User | None) -> _Visibility:
     signed_in = user is not None and getattr(user, "is_authenticated", False)
     if signed_in and user.is_facilitator:
+        return _Visibility(True, None)
+    return _Visibility(False, str(user.id) if signed_in else None)
+
+
+def _visible(table: FacetTable, user: User | None) -> int:
+    """Documents ``user`` may see, by the rules of kb.services.policy."""
+    visibility = _visibility(user)
+    if visibility.everything:
         return table.live_cases
     visible = table.value_mask("status", CaseStatus.PUBLISHED.value)
-    if signed_in:
-        visible |= table.value_mask("author", str(user.id))
+    if visibility.author is not None:
+        visible |= table.value_mask("author", visibility.author)
     return visible & table.live_cases
 
 
@@ -542,28 +612,40 @@ def similar_cases(user: User | None, case_id: int, limit: int = 5) -> list[int]:
     ext = _extension()
     _catch_up_if_behind(ext.index)
     with ext.index.searcher() as searcher:
-        docnum = searcher.document_number(id=str(case.id))
-        if docnum is None:
-            return []
         engine = ext.engine(searcher)
-        table = engine.table
-        allowed = _visible(table, user) & ~table.value_mask("city", case.city.slug)
-        allowed &= ~(1 << docnum)
-        if not allowed:
-            return []
-        stored = searcher.stored_fields(docnum)
-        text = "\n".join(stored.get(name, "") for name in ("title", *SNIPPET_FIELDS))
-        key_terms = searcher.key_terms_from_text("body", text, numterms=SIMILAR_KEY_TERMS)
-        if not key_terms:
-            return []
-        q = wq.Or([
-            wq.Or([wq.Term(fieldname, word, boost=boost)
-                   for fieldname, boost in FIELD_BOOSTS.items()], boost=weight)
-            for word, weight in key_terms
-        ])
-        candidates = allowed & engine.match(q)
-        docnums = engine.rank(q, candidates, max(1, min(limit, MAX_PER_PAGE)))
-        return [table.case_ids[d] for d in docnums]
+        return list(_kept(engine, ("similar", case.id, case.city.slug, _visibility(user), limit),
+                          lambda: _similar(searcher, engine, case, user, limit)))
+
+
+def _kept(engine: Engine, key: tuple, compute):
+    """What ``engine`` kept for ``key``, else ``compute()``'s answer, kept (index-only answers)."""
+    found = engine.recall(key)
+    return found if found is not None else engine.keep(key, compute())
+
+
+def _similar(searcher, engine: Engine, case: CaseStudy, user: User | None,
+             limit: int) -> tuple[int, ...]:
+    docnum = searcher.document_number(id=str(case.id))
+    if docnum is None:
+        return ()
+    table = engine.table
+    allowed = _visible(table, user) & ~table.value_mask("city", case.city.slug)
+    allowed &= ~(1 << docnum)
+    if not allowed:
+        return ()
+    stored = searcher.stored_fields(docnum)
+    text = "\n".join(stored.get(name, "") for name in ("title", *SNIPPET_FIELDS))
+    key_terms = engine.key_terms("body", text, SIMILAR_KEY_TERMS)
+    if not key_terms:
+        return ()
+    q = wq.Or([
+        wq.Or([wq.Term(fieldname, word, boost=boost)
+               for fieldname, boost in FIELD_BOOSTS.items()], boost=weight)
+        for word, weight in key_terms
+    ])
+    candidates = allowed & engine.match(q)
+    docnums = engine.rank(q, candidates, max(1, min(limit, MAX_PER_PAGE)))
+    return tuple(table.case_ids[d] for d in docnums)
 
 
 def other_cities_on_problems(user: User | None, case_id: int,
@@ -578,19 +660,33 @@ def other_cities_on_problems(user: User | None, case_id: int,
         return []
     ext = _extension()
     _catch_up_if_behind(ext.index)
+    problems = tuple(problem.slug for problem in case.problems)
     with ext.index.searcher() as searcher:
-        table = ext.tables.table(searcher)
-        problems = [Membership(table.value_mask("problem", p.slug)) for p in case.problems]
-        candidates = _visible(table, user) & ~table.value_mask("city", case.city.slug)
-        candidates &= table.any_of("problem", [p.slug for p in case.problems])
-        by_city: dict[str, list[tuple]] = {}
-        city_values = table.values.get("city", {})
-        for slug, city_mask in city_values.items():
-            for docnum in bits_of(candidates & city_mask):
-                shared = sum(1 for has_problem in problems if has_problem(docnum))
-                by_city.setdefault(slug, []).append(
-                    (-shared, -table.updated[docnum], table.case_ids[docnum])
-                )
-    groups = [CityCases(slug, [key[2] for key in sorted(keys)[:per_city]])
-              for slug, keys in by_city.items()]
-    return sorted(groups, key=lambda g: (-len(by_city[g.city]), g.city))
+        engine = ext.engine(searcher)
+        groups = _kept(engine, ("other cities", case.city.slug, problems, _visibility(user),
+                                per_city),
+                       lambda: _other_cities(engine, case.city.slug, problems, user, per_city))
+    return [CityCases(city, list(case_ids)) for city, case_ids in groups]
+
+
+def _other_cities(engine: Engine, city: str, problems: tuple[str, ...], user: User | None,
+                  per_city: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """(city, case ids) pairs for :func:`other_cities_on_problems`, in its order."""
+    table, size = engine.table, engine.size
+    candidates = _visible(table, user) & ~table.value_mask("city", city)
+    candidates &= table.any_of("problem", problems)
+    if not candidates:
+        return ()
+    shared = np.zeros(size, dtype=np.int64)
+    for problem in problems:
+        shared += bools_of(table.value_mask("problem", problem), size)
+    groups: list[tuple[int, str, tuple[int, ...]]] = []
+    for slug, city_mask in table.values.get("city", {}).items():
+        inside = candidates & city_mask
+        if inside:
+            docs = np.flatnonzero(bools_of(inside, size))
+            # Sharing more of the problems first, then the newest, then the lowest id.
+            best = docs[np.lexsort((engine.case_ids[docs], -engine.updated[docs],
+                                    -shared[docs]))[:per_city]]
+            groups.append((-len(docs), slug, tuple(engine.case_ids[best].tolist())))
+    return tuple((slug, case_ids) for _, slug, case_ids in sorted(groups))

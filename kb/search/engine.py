@@ -38,6 +38,7 @@ from itertools import accumulate, repeat
 
 import numpy as np
 from whoosh import query as wq
+from whoosh.classify import Bo1Model
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
@@ -59,6 +60,11 @@ FEEDBACK_CANDIDATES = 100
 PHRASES_KEPT = 20_000
 # Word scores an engine keeps, counted in entries (12 bytes each).
 WORD_SCORES_KEPT = 4_000_000
+# Answers an engine keeps for Engine.recall (a case study page's related boxes
+# and compare list, kb.search.remembered).
+RESULTS_KEPT = 5_000
+# Collection frequencies kept per segment and field (about 150 bytes each).
+FREQUENCIES_KEPT = 200_000
 
 
 def bools_of(mask: int, size: int) -> np.ndarray:
@@ -154,6 +160,7 @@ class PostingsCache:
         self._postings: OrderedDict[tuple, _Postings] = OrderedDict()
         self._lengths: dict[tuple, np.ndarray] = {}
         self._phrases: OrderedDict[tuple, int] = OrderedDict()
+        self._frequencies: dict[tuple[str, str], dict[bytes, float]] = {}
         self._size = 0
         self._limit = limit
         self._lock = threading.Lock()
@@ -204,6 +211,24 @@ class PostingsCache:
             _remember(self._phrases, key, found, PHRASES_KEPT)
         return found
 
+    def frequency(self, leaf, fieldname: str, btext: bytes) -> float:
+        """How often a term occurs in segment ``leaf``, deleted documents included (0: never).
+
+        Whoosh's own figure, looked up in the segment's term file once: a
+        "similar practices" box weighs a couple of hundred terms this way.
+        """
+        key = (leaf.segment().segment_id(), fieldname)
+        known = self._frequencies.get(key)
+        found = known.get(btext) if known is not None else None
+        if found is None:
+            found = leaf.frequency(fieldname, btext)
+            with self._lock:
+                known = self._frequencies.setdefault(key, {})
+                if len(known) >= FREQUENCIES_KEPT:
+                    known.clear()
+                known[btext] = found
+        return found
+
     def lengths(self, leaf, fieldname: str) -> np.ndarray:
         """Field lengths of every document of segment ``leaf``."""
         key = (leaf.segment().segment_id(), fieldname)
@@ -223,6 +248,8 @@ class PostingsCache:
                 del self._phrases[key]
             for key in [k for k in self._scoring if k not in segment_ids]:
                 del self._scoring[key]
+            for key in [k for k in self._frequencies if k[0] not in segment_ids]:
+                del self._frequencies[key]
 
 
 @dataclass
@@ -258,15 +285,36 @@ class Engine:
         self.live = table.live_cases
         self._live_flags = bools_of(self.live, self.size)
         self.doc_count = max(1, self.live.bit_count())
-        # Tie-breakers of the ranking, as arrays.
-        self._updated = np.array(table.updated, dtype=np.int64)
-        self._case_ids = np.array([case_id or 0 for case_id in table.case_ids], dtype=np.int64)
+        # Tie-breakers of the ranking, as arrays (indexed by document number).
+        self.updated = np.array(table.updated, dtype=np.int64)
+        self.case_ids = np.array([case_id or 0 for case_id in table.case_ids], dtype=np.int64)
         self._term_masks: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._phrase_masks: OrderedDict[wq.Phrase, int] = OrderedDict()
         self._words: OrderedDict[tuple, _Scored] = OrderedDict()
         self._words_size = 0
         self._norms: dict[str, np.ndarray] = {}
         self._frequencies: OrderedDict[tuple, float] = OrderedDict()
+        self._results: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recall(self, key: tuple):
+        """What :meth:`keep` kept for ``key`` while this engine lives, or None.
+
+        For answers that depend only on the index, or on data whose every
+        change is an index commit: the next commit brings a new engine, so
+        nothing kept outlives a change.
+        """
+        with self._lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+            return found
+
+    def keep(self, key: tuple, answer):
+        """Keep ``answer`` (shared by every caller: immutable) for :meth:`recall`; returns it."""
+        with self._lock:
+            _remember(self._results, key, answer, RESULTS_KEPT)
+        return answer
 
     # Matching ------------------------------------------------------------
 
@@ -504,7 +552,7 @@ class Engine:
             kept = scores >= np.partition(scores, len(scores) - limit)[len(scores) - limit]
             docnums, scores = docnums[kept], scores[kept]
         # Best score first, then the newest, then the highest id (then document number).
-        order = np.lexsort((docnums, self._case_ids[docnums], self._updated[docnums], scores))
+        order = np.lexsort((docnums, self.case_ids[docnums], self.updated[docnums], scores))
         return docnums[order[::-1][:limit]].tolist()
 
     def _frequency(self, text: str, fields: tuple[str, ...]) -> float:
@@ -512,9 +560,41 @@ class Engine:
         key = (text, fields)
         found = self._frequencies.get(key)
         if found is None:
-            found = sum(self.reader.frequency(fieldname, text) for fieldname in fields)
+            found = sum(self.collection_frequency(fieldname, text) for fieldname in fields)
             _remember(self._frequencies, key, found, TERM_MASKS_KEPT)
         return found
+
+    def collection_frequency(self, fieldname: str, text: str) -> float:
+        """How often ``text`` occurs in ``fieldname`` over the index (Whoosh's ``frequency``)."""
+        btext = text.encode("utf-8")
+        return sum(self.cache.frequency(leaf, fieldname, btext) for leaf, _ in self.leaves)
+
+    def key_terms(self, fieldname: str, text: str, number: int) -> list[tuple[str, float]]:
+        """The ``number`` terms of ``text`` that say most about it, with normalised weights.
+
+        Whoosh's ``Searcher.key_terms_from_text`` (Bo1 against ``fieldname``'s
+        collection frequencies, the weights divided by Bo1's normaliser), to
+        the same bits, but with the text analysed by the analyzer's
+        token-free path and each frequency read from the segments' cache:
+        Whoosh's own took most of a case study page's time.
+        """
+        analyzer = self.searcher.schema[fieldname].analyzer
+        counts = {term: float(len(at)) for term, at in analyzer.positions(text).items()}
+        if not counts:
+            return []
+        model = Bo1Model(self.reader.doc_count_all(), self.reader.field_length(fieldname))
+        top_total = sum(counts.values())
+        scored, best = [], 0
+        for term, count in counts.items():
+            frequency = self.collection_frequency(fieldname, term)
+            if frequency:  # the term is in the index
+                score = model.score(count, frequency, top_total)
+                best = max(best, score)
+                scored.append((score, term))
+        norm = model.normalizer(best, top_total)
+        weighted = sorted(((score / norm, term) for score, term in scored),
+                          key=lambda pair: (-pair[0], pair[1]))
+        return [(term, weight) for weight, term in weighted[:number]]
 
     def feedback_query(self, docnums: list[int], q: wq.Query) -> wq.Query | None:
         """The most informative terms of ``docnums`` as a weighted query (Bo1).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
@@ -439,7 +439,8 @@ def get_case(user: User | None, slug: str) -> CaseStudy:
     case = db.session.scalar(
         select(CaseStudy)
         .where(CaseStudy.slug == slug)
-        .options(selectinload(CaseStudy.problems), selectinload(CaseStudy.contexts),
+        .options(joinedload(CaseStudy.city), joinedload(CaseStudy.author),
+                 selectinload(CaseStudy.problems), selectinload(CaseStudy.contexts),
                  selectinload(CaseStudy.sources))
     )
     if case is None or not policy.can_view_case(user, case):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kb import search
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
 from kb.models import PROFILE_HEADINGS, CaseStudy, City, User, is_valid_id
@@ -153,7 +154,7 @@ def plain_value(row: Row, value) -> str:
     return value or ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Candidate:
     """A case study offered by "compare with…"."""
 
@@ -164,14 +165,28 @@ class Candidate:
 
 def compare_candidates(user: User | None, case: CaseStudy) -> list[Candidate]:
     """Other case studies ``user`` may see, by city then title, to compare ``case`` with."""
+    return [candidate for candidate in offered_candidates(user)
+            if candidate.id != case.id][:MAX_CANDIDATES]
+
+
+def offered_candidates(user: User | None) -> tuple[Candidate, ...]:
+    """What :func:`compare_candidates` chooses from: one more than it offers, for the page's own.
+
+    Every case study page offers them, so they are remembered until a case
+    study changes (:func:`kb.search.remembered`).
+    """
+    return search.remembered(user, ("compare candidates",), lambda: _first_candidates(user))
+
+
+def _first_candidates(user: User | None) -> tuple[Candidate, ...]:
     rows = db.session.execute(
         select(CaseStudy.id, CaseStudy.title, City.name)
         .join(City, CaseStudy.city_id == City.id)
-        .where(policy.visible_cases_clause(user), CaseStudy.id != case.id)
+        .where(policy.visible_cases_clause(user))
         .order_by(City.name, CaseStudy.title, CaseStudy.id)
-        .limit(MAX_CANDIDATES)
+        .limit(MAX_CANDIDATES + 1)
     ).all()
-    return [Candidate(id=row.id, title=row.title, city=row.name) for row in rows]
+    return tuple(Candidate(id=row.id, title=row.title, city=row.name) for row in rows)
 
 
 def table_lines(compared: Comparison, case_urls: list[str]) -> list[list]:
