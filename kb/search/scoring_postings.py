@@ -68,9 +68,12 @@ class ScoringPostings:
                 terms = pickle.load(source)
         except FileNotFoundError:
             return None
-        ids = np.memmap(path, dtype="<i4", mode="r", offset=_COUNT.size, shape=(count,))
+        # Plain array views of the maps: a memmap's slices each carry a
+        # dictionary of their own (tens of MB over a worker's cached postings).
+        ids = np.memmap(path, dtype="<i4", mode="r", offset=_COUNT.size,
+                        shape=(count,)).view(np.ndarray)
         weights = np.memmap(path, dtype="<f4", mode="r", offset=_COUNT.size + 4 * count,
-                            shape=(count,))
+                            shape=(count,)).view(np.ndarray)
         return cls(terms, ids, weights)
 
     def postings(self, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
