@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
@@ -125,7 +126,7 @@ CASE_SLUG_LOCKS = 0x6B62_736C
 COLLECTION_SLUG_LOCKS = 0x6B62_636C
 
 
-def wait_for_slug(namespace: int, base: str) -> None:
+def _wait_for_slug(namespace: int, base: str) -> None:
     """On PostgreSQL, wait until no other open transaction is choosing a slug from ``base``.
 
     Without it, two workers saving the same title at once both find the
@@ -142,18 +143,25 @@ def wait_for_slug(namespace: int, base: str) -> None:
     db.session.execute(select(func.pg_advisory_xact_lock(namespace, key)))
 
 
-def _unique_slug(base: str, exclude_id: int | None = None) -> str:
-    wait_for_slug(CASE_SLUG_LOCKS, base)
-    candidate, n = base, 1
-    while True:
-        query = select(CaseStudy.id).where(CaseStudy.slug == candidate)
-        if exclude_id is not None:
-            query = query.where(CaseStudy.id != exclude_id)
-        if candidate not in RESERVED_SLUGS and db.session.scalar(query) is None:
-            return candidate
-        n += 1
-        suffix = f"-{n}"
-        candidate = base[: SLUG_MAX - len(suffix)] + suffix
+def free_slug(namespace: int, base: str, reserved: frozenset[str],
+              is_taken: Callable[[str], bool], max_length: int = SLUG_MAX) -> str:
+    """``base``, else ``base-2``, ``base-3``… cut to ``max_length``: the first free one.
+
+    Free: not in ``reserved`` and not ``is_taken``. Safe against a concurrent
+    transaction choosing from the same ``base`` in the same ``namespace``
+    (see :func:`_wait_for_slug`).
+    """
+    _wait_for_slug(namespace, base)
+    candidate, number = base, 1
+    while candidate in reserved or is_taken(candidate):
+        number += 1
+        suffix = f"-{number}"
+        candidate = base[: max_length - len(suffix)] + suffix
+    return candidate
+
+
+def _case_slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(CaseStudy.id).where(CaseStudy.slug == slug)) is not None
 
 
 def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
@@ -319,7 +327,8 @@ def create_case(user: User, data: CaseInput, message: str = "Created", *, max_te
     now = utcnow()
     case = CaseStudy(
         author=user, status=CaseStatus.DRAFT, version=1, created_at=now, updated_at=now,
-        slug=_unique_slug(slugify(values["title"])),
+        slug=free_slug(CASE_SLUG_LOCKS, slugify(values["title"]), RESERVED_SLUGS,
+                       _case_slug_taken),
     )
     _apply(case, values)
     db.session.add(case)

@@ -44,7 +44,7 @@ from kb.models import (
 )
 from kb.sanitize import clean_text
 from kb.services import policy
-from kb.services.case_studies import COLLECTION_SLUG_LOCKS, Page, slugify, wait_for_slug
+from kb.services.case_studies import COLLECTION_SLUG_LOCKS, Page, free_slug, slugify
 
 TITLE_MAX = 200
 SLUG_MAX = 100
@@ -341,14 +341,11 @@ def _validated(data: CollectionInput, max_text: int) -> dict:
 def _unique_slug(title: str) -> str:
     """A slug made from ``title`` that no collection has, numbered when the plain one is taken."""
     base = slugify(title, max_length=SLUG_MAX, fallback="collection")
-    wait_for_slug(COLLECTION_SLUG_LOCKS, base)
-    candidate, number = base, 1
-    while candidate in RESERVED_SLUGS or db.session.scalar(
-            select(Collection.id).where(Collection.slug == candidate)) is not None:
-        number += 1
-        suffix = f"-{number}"
-        candidate = base[: SLUG_MAX - len(suffix)] + suffix
-    return candidate
+    return free_slug(COLLECTION_SLUG_LOCKS, base, RESERVED_SLUGS, _collection_slug_taken, SLUG_MAX)
+
+
+def _collection_slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(Collection.id).where(Collection.slug == slug)) is not None
 
 
 def create_collection(user: User | None, data: CollectionInput, *,
