@@ -126,7 +126,7 @@ def test_invalid_utf8_in_the_query_string(client, corpus):
 def test_case_page_shows_similar_practice_in_other_cities(client, corpus):
     page = client.get(corpus["apprentices"][6:-1]).get_data(as_text=True)
     similar = page[page.index('id="similar-heading"'):page.index('id="other-cities-heading"')]
-    assert corpus["meister"] in similar
+    assert corpus["meister"] in similar and '<span class="meta">Seoul</span>' in similar
     others = page[page.index('id="other-cities-heading"'):]
-    assert 'href="/cities/seoul"' in others and corpus["meister"] in others
+    assert '<a href="/cities/seoul">Seoul</a>:' in others and corpus["meister"] in others
     assert corpus["korean"] not in others  # a different problem of practice

@@ -74,7 +74,7 @@ from kb.services import policy
 
 __all__ = [
     "Drift", "FacetValue", "Highlight", "SearchResults", "CityCases", "SORTS", "search",
-    "cases_in_order", "similar_cases", "other_cities_on_problems", "remembered", "catch_up",
+    "cases_in_order", "CaseLink", "case_links", "similar_cases", "other_cities_on_problems", "remembered", "catch_up",
     "rebuild", "check", "ensure_index", "init_app", "index_state",
 ]
 
@@ -594,6 +594,36 @@ def cases_in_order(user: User | None, ids: list[int]) -> list[CaseStudy]:
         .options(selectinload(CaseStudy.city), selectinload(CaseStudy.problems))
     ).all()
     by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+class CaseLink(NamedTuple):
+    """What a link to a case study shows: its title, language and city."""
+
+    id: int
+    slug: str
+    title: str
+    language: str
+    city_name: str
+    city_slug: str
+
+
+def case_links(user: User | None, ids: list[int]) -> list[CaseLink]:
+    """Links to the case studies ``ids`` that ``user`` may see, in the order of ``ids``.
+
+    One light query for the related boxes of a case study's page, where
+    whole rows with their relations were most of the page's database time.
+    """
+    ids = [i for i in ids if is_valid_id(i)]
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(CaseStudy.id, CaseStudy.slug, CaseStudy.title, CaseStudy.language,
+               City.name, City.slug)
+        .join(City, City.id == CaseStudy.city_id)
+        .where(CaseStudy.id.in_(ids), policy.visible_cases_clause(user))
+    ).all()
+    by_id = {row[0]: CaseLink(*row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -108,20 +108,32 @@ def _by_city_and_title(case: CaseStudy) -> tuple:
     return (case.city.name.casefold(), case.title.casefold(), case.id)
 
 
-def adapted_from(user: User | None, case: CaseStudy) -> list[Adaptation]:
-    """The links saying which practices ``case`` adapts, that ``user`` may see; by source city."""
+def _links_of(user: User | None, case: CaseStudy) -> list[Adaptation]:
+    """Every link to or from ``case`` that ``user`` may see, in one query."""
     if not policy.can_view_case(user, case):
         return []
-    links = db.session.scalars(_visible_links(user).where(Adaptation.adapting_id == case.id))
-    return sorted(links, key=lambda link: _by_city_and_title(link.source))
+    return list(db.session.scalars(_visible_links(user).where(
+        or_(Adaptation.adapting_id == case.id, Adaptation.source_id == case.id))))
+
+
+def _sources_of(case: CaseStudy, links: list[Adaptation]) -> list[Adaptation]:
+    return sorted((link for link in links if link.adapting_id == case.id),
+                  key=lambda link: _by_city_and_title(link.source))
+
+
+def _adaptations_of(case: CaseStudy, links: list[Adaptation]) -> list[Adaptation]:
+    return sorted((link for link in links if link.source_id == case.id),
+                  key=lambda link: _by_city_and_title(link.adapting))
+
+
+def adapted_from(user: User | None, case: CaseStudy) -> list[Adaptation]:
+    """The links saying which practices ``case`` adapts, that ``user`` may see; by source city."""
+    return _sources_of(case, _links_of(user, case))
 
 
 def adapted_by(user: User | None, case: CaseStudy) -> list[Adaptation]:
     """The links saying which case studies adapt ``case``, that ``user`` may see; by their city."""
-    if not policy.can_view_case(user, case):
-        return []
-    links = db.session.scalars(_visible_links(user).where(Adaptation.source_id == case.id))
-    return sorted(links, key=lambda link: _by_city_and_title(link.adapting))
+    return _adaptations_of(case, _links_of(user, case))
 
 
 # Writing --------------------------------------------------------------------------
@@ -270,7 +282,8 @@ class CaseLinks:
 
 def case_links(user: User | None, case: CaseStudy) -> CaseLinks:
     """The links of ``case`` that ``user`` may see, and whether they may add one."""
-    return CaseLinks(adapted_from=adapted_from(user, case), adapted_by=adapted_by(user, case),
+    links = _links_of(user, case)
+    return CaseLinks(adapted_from=_sources_of(case, links), adapted_by=_adaptations_of(case, links),
                      can_record=policy.can_record_adaptation(user, case))
 
 
