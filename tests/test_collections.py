@@ -720,7 +720,10 @@ def test_the_briefing_and_json_exports(app, client, people, library):
     assert text.startswith("# Briefing\n")
     assert "<http://localhost/collections/briefing>" in text
     assert "Apprenticeships with employers" in text and "unpublished draft" not in text
-    data = client.get(f"/collections/{slug}/export.json").get_json()
+    exported = client.get(f"/collections/{slug}/export.json")
+    assert exported.mimetype == "application/json"
+    assert exported.headers["Content-Disposition"].startswith('attachment; filename="collection-')
+    data = exported.get_json()
     assert [item["case"]["id"] for item in data["items"]] == [library["first"]]
     assert data["url"] == "http://localhost/collections/briefing"
 

@@ -14,11 +14,12 @@ see (:func:`kb.services.collections.visible_items`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import (
-    Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for,
+    Blueprint, current_app, flash, redirect, render_template, request, url_for,
 )
 from flask_login import current_user, login_required
 
@@ -342,4 +343,6 @@ def export_csv(slug: str):
 def export_json(slug: str):
     """The collection, its items and their key fields as JSON."""
     collection, items, url = _shown(slug)
-    return jsonify(collections.as_json(collection, items, url, _case_url))
+    return _download(json.dumps(collections.as_json(collection, items, url, _case_url),
+                                ensure_ascii=False, indent=2),
+                     "application/json", collection, "json")

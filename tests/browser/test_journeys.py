@@ -9,7 +9,7 @@ writes under its own titles):
   narrows the results with a facet, ticks two results to compare them side
   by side, adds both to a new collection from the comparison, opens the
   collection, moves an item, writes a curator's note and takes the
-  collection away as a briefing pack, a spreadsheet and JSON;
+  collection away as a briefing pack, a spreadsheet and JSON data;
 - a facilitator asks for changes to a submission; its author reads the
   comment on the case study, edits it and submits it again;
 - a member records which other city's practice one of theirs adapts, and
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -215,10 +216,9 @@ def _export_collection(page, order: list[str]) -> None:
     assert [line["Title"] for line in lines] == order
     assert {line["Title"]: line["Curator's note"] for line in lines}[WELDING.title] == NOTE
 
-    # JSON opens in the browser rather than downloading: read what it shows.
-    with page.expect_response(re.compile(r"/export\.json$")) as answered:
-        page.get_by_role("link", name="JSON", exact=True).click()
-    exported = answered.value.json()
+    name, data = _download(page, "Data (JSON)")
+    assert name.endswith(".json"), name
+    exported = json.loads(data)
     assert exported["title"] == COLLECTION
     assert [item["case"]["title"] for item in exported["items"]] == order
     notes = {item["case"]["title"]: item["note"] for item in exported["items"]}
