@@ -40,7 +40,7 @@ def list_cases(query: CaseListQuery):
                                   page=query.page, per_page=query.per_page)
     return CasePage(
         items=[schemas.case_summary(case)
-               for case in search_index.cases_in_order(user, results.ids)],
+               for case in search_index.cases_in_order(user, results.ids, with_problems=True)],
         page=results.page, per_page=results.per_page, total=results.total, pages=results.pages,
     )
 

@@ -20,4 +20,5 @@ def search(query: SearchQuery):
     user = auth.acting_user()
     results = search_index.search(user, query.q, query.facet_filters(), sort=query.sort,
                                   page=query.page, per_page=query.per_page)
-    return schemas.search_page(results, search_index.cases_in_order(user, results.ids))
+    cases = search_index.cases_in_order(user, results.ids, with_problems=True)
+    return schemas.search_page(results, cases)

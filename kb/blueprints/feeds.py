@@ -63,7 +63,8 @@ def search():
     args = search_args()
     results = search_index.search(None, args["q"], args["filters"], sort="newest", page=1,
                                   per_page=feeds.FEED_ENTRIES)
-    found = search_index.cases_in_order(None, results.ids)
+    found = search_index.cases_in_order(None, results.ids, with_problems=True,
+                                         with_texts=True)
     feed = feeds.cases_feed(
         found, title=_search_title(results),
         subtitle="The newest published case studies matching this search",
