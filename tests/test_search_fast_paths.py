@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
+from whoosh import query as wq
 
 from kb import search
 from kb.extensions import db
@@ -22,6 +23,7 @@ from kb.services import case_studies
 from kb.search import highlight, indexer, scoring_postings
 from kb.search.analysis import text_analyzer
 from kb.search.bulk import BulkSegmentWriter
+from kb.search.query import FIELD_BOOSTS
 from kb.search.scoring_postings import ScoringPostings
 from kb.search.schema import SNIPPET_FIELDS, build_schema
 from test_search_support import (  # noqa: F401 (fixture)
@@ -220,3 +222,31 @@ def test_key_terms_are_whooshs_key_terms(app, taxonomy, users, monkeypatch):
     case_studies.delete_case(users["admin"], db.session.get(CaseStudy, first[0]))
     db.session.commit()
     _assert_key_terms_are_whooshs(texts)
+
+
+def test_ranking_the_scored_documents_is_ranking_the_matched_ones(app, taxonomy, users):
+    texts = ["Harbour welding academy", "Welding for adults", "Harbour apprenticeships",
+             "Nurses train in hospital wards", "Mentors for welding nurses"]
+    for title in texts:
+        add_case(users["member"], taxonomy, title=title, body=f"{title}, with employers.")
+    # A deleted case study still has postings until the segment is merged.
+    case_studies.delete_case(users["admin"], db.session.get(CaseStudy, add_case(
+        users["member"], taxonomy, title="Welding harbour nurses")))
+    db.session.commit()
+    with search._extension().index.searcher() as searcher:
+        engine = search._extension().engine(searcher)
+        everyone = engine.live
+        queries = [wq.Or([wq.Or([wq.Term(fieldname, word, boost=boost)
+                                 for fieldname, boost in FIELD_BOOSTS.items()], boost=weight)
+                          for word, weight in engine.key_terms("body", text, 4)])
+                   for text in [*texts, "Welding nurses, absent words"]]
+        assert all(engine.match(q) for q in queries)
+        for q in [*queries, wq.Or([wq.Term("body", "absent")])]:
+            for candidates in (everyone, everyone & ~1, 0):
+                for limit in (1, 3, 50):
+                    matched_first = engine.rank(q, candidates & engine.match(q), limit)
+                    assert engine.rank(q, candidates, limit, scored_only=True) == matched_first
+                    assert len(matched_first) <= limit
+        # Candidates the query does not match are left out, not ranked last.
+        welding = engine.rank(queries[1], everyone, 50, scored_only=True)
+        assert 0 < len(welding) < len(texts)

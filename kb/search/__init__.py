@@ -691,8 +691,7 @@ def _similar(searcher, engine: Engine, case: CaseStudy, user: User | None,
                for fieldname, boost in FIELD_BOOSTS.items()], boost=weight)
         for word, weight in key_terms
     ])
-    candidates = allowed & engine.match(q)
-    docnums = engine.rank(q, candidates, max(1, min(limit, MAX_PER_PAGE)))
+    docnums = engine.rank(q, allowed, max(1, min(limit, MAX_PER_PAGE)), scored_only=True)
     return tuple(table.case_ids[d] for d in docnums)
 
 

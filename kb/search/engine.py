@@ -518,18 +518,24 @@ class Engine:
             texts[text] = texts.get(text, 0) | self.term_mask(fieldname, text)
         return list(texts.values())
 
-    def rank(self, q: wq.Query, candidates: int, limit: int) -> list[int]:
+    def rank(self, q: wq.Query, candidates: int, limit: int, *,
+             scored_only: bool = False) -> list[int]:
         """The ``limit`` best of the ``candidates`` bitset for ``q``, best first.
 
         A user's query (``Coordinated``) of up to KEYWORD_QUERY_TERMS terms
         is coordinated; a longer one is reordered with pseudo-relevance
         feedback (kb.search.query explains both). Ties go to the newest;
         documents the query matches without scoring them ("everything but
-        x") come last.
+        x") come last. With ``scored_only``, candidates the query gives no
+        score are left out: for an Or of positively weighted terms, which
+        scores exactly the documents it matches, that spares matching first.
         """
         acc = np.zeros(self.size)
         self.accumulate(q, acc, top=True)
-        docnums = np.flatnonzero(bools_of(candidates, self.size))
+        inside = bools_of(candidates, self.size)
+        if scored_only:
+            inside &= acc > 0
+        docnums = np.flatnonzero(inside)
         final = acc
         if isinstance(q, Coordinated):
             sets = self.term_sets(q)
