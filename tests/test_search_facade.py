@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from kb import search
 from kb.extensions import db
-from kb.models import CaseStudy
+from kb.models import CaseStudy, ProblemOfPractice
 from kb.search.query import NOTICE_PLAIN_WORDS
-from kb.services import case_studies, lineage, policy, review
+from kb.services import case_studies, lineage, policy, review, vocabularies
 from test_search_support import add_case, users  # noqa: F401 (fixture)
 
 
@@ -257,6 +257,29 @@ def test_facet_labels_come_from_the_vocabularies(corpus):
     assert [v.label for v in facets["lineage"]] == ["Has been adapted", "Adapts another practice"]
     assert [v.value for v in facets["year"]] == sorted((v.value for v in facets["year"]),
                                                        reverse=True)
+
+
+def test_facet_labels_follow_renamed_and_new_terms(corpus, users):
+    def labels(facet: str, **filters) -> dict[str, str]:
+        return {v.value: v.label for v in search.search(None, "", filters).facets[facet]}
+
+    assert labels("problem")["career-guidance"] == "Career guidance"  # names kept from here
+    problem = db.session.scalar(select(ProblemOfPractice).where(
+        ProblemOfPractice.slug == "career-guidance"))
+    vocabularies.update_term(users["admin"], ProblemOfPractice, problem,
+                             vocabularies.TermInput(name="Choosing a pathway",
+                                                    slug="career-guidance"))
+    db.session.commit()
+    assert labels("problem")["career-guidance"] == "Choosing a pathway"
+    # A term no case study carries yet, chosen as a filter, then renamed.
+    unused = vocabularies.create_term(users["admin"], ProblemOfPractice,
+                                      vocabularies.TermInput(name="Teacher supply"))
+    db.session.commit()
+    assert labels("problem", problem=[unused.slug])[unused.slug] == "Teacher supply"
+    vocabularies.update_term(users["admin"], ProblemOfPractice, unused,
+                             vocabularies.TermInput(name="Teacher shortage", slug=unused.slug))
+    db.session.commit()
+    assert labels("problem", problem=[unused.slug])[unused.slug] == "Teacher shortage"
 
 
 def test_sorting_and_pages(corpus):

@@ -96,6 +96,10 @@ def build(database_url: str, folder: Path, cases: int, seed: int, progress) -> I
             problem_ids=list(db.session.scalars(select(ProblemOfPractice.id))),
         )
         db.engine.dispose()
+    # As after any bulk load: without statistics the planner guesses, and
+    # autovacuum would catch up at some moment during the run.
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
     return instance
 
 

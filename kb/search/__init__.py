@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -442,7 +443,7 @@ def search(user: User | None, q: str | None = "", filters: dict | None = None,
             query=parsed.text, filters=filters, sort=sort, page=page, per_page=per_page,
             total=total, ids=[table.case_ids[d] for d in docnums], notices=list(parsed.notices),
         )
-        results.facets = _facets(table, matched, selected, filters)
+        results.facets = _facets(engine, matched, selected, filters)
         if parsed.query is not None:
             results.highlights = _highlights(searcher, engine, parsed, docnums)
             if total < SUGGEST_BELOW:
@@ -472,10 +473,11 @@ def _rank(engine: Engine, parsed: ParsedQuery, sort: str, final: int, limit: int
     return heapq.nlargest(limit, docnums, key=lambda d: (table.updated[d], table.case_ids[d]))
 
 
-def _facets(table: FacetTable, matched: int, selected: dict[str, int],
+def _facets(engine: Engine, matched: int, selected: dict[str, int],
             filters: dict[str, list[str]]) -> dict[str, list[FacetValue]]:
     """Counts per facet value, each facet under the other facets' filters."""
-    labels = _facet_labels()
+    table = engine.table
+    labels = _facet_labels(_vocabulary_names(engine, filters))
     facets: dict[str, list[FacetValue]] = {}
     for name, fieldname in FACET_FIELDS.items():
         base = matched
@@ -495,17 +497,37 @@ def _facets(table: FacetTable, matched: int, selected: dict[str, int],
     return facets
 
 
-def _facet_labels() -> dict:
-    """Functions giving each facet value its label (vocabulary names come from the database)."""
-    # The three vocabularies in one round trip: this runs for every search.
-    names: dict[str, dict[str, str]] = {"city": {}, "problem": {}, "context": {}}
-    rows = db.session.execute(union_all(*(
-        select(literal(facet).label("facet"), model.slug, model.name)
-        for facet, model in (("city", City), ("problem", ProblemOfPractice),
-                             ("context", AdaptationContext))
-    )))
-    for facet, slug, name in rows:
-        names[facet][slug] = name
+def _vocabulary_names(engine: Engine, filters: dict[str, list[str]]) -> MappingProxyType:
+    """Names by slug of the cities, problems and contexts, by facet.
+
+    The names of the terms in the index change only with an index commit
+    (renaming a term re-indexes its case studies), so they are kept until
+    the next one. A filter on a term no case study carries reads them
+    afresh: its name may have changed since.
+    """
+    def read() -> MappingProxyType:
+        names: dict[str, dict[str, str]] = {"city": {}, "problem": {}, "context": {}}
+        # The three vocabularies in one round trip.
+        rows = db.session.execute(union_all(*(
+            select(literal(facet).label("facet"), model.slug, model.name)
+            for facet, model in (("city", City), ("problem", ProblemOfPractice),
+                                 ("context", AdaptationContext))
+        )))
+        for facet, slug, name in rows:
+            names[facet][slug] = name
+        return MappingProxyType({facet: MappingProxyType(by_slug)
+                                 for facet, by_slug in names.items()})
+
+    indexed = engine.table.values
+    if any(value not in indexed.get(FACET_FIELDS[name], {})
+           for name, values in filters.items() if name in ("city", "problem", "context")
+           for value in values):
+        return read()
+    return _kept(engine, ("vocabulary names",), read)
+
+
+def _facet_labels(names: MappingProxyType) -> dict:
+    """Functions giving each facet value its label (``names``: :func:`_vocabulary_names`)."""
     cities, problems, contexts = names["city"], names["problem"], names["context"]
 
     def enum_label(enum_cls):
