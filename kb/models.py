@@ -452,7 +452,9 @@ class Revision(db.Model):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[str] = mapped_column(String(500), default="")
-    snapshot: Mapped[dict] = mapped_column(JSON)
+    # Loaded when read: a case study's page lists every revision, and each
+    # snapshot holds all of its texts.
+    snapshot: Mapped[dict] = mapped_column(JSON, deferred=True)
 
     case_study: Mapped[CaseStudy] = relationship(back_populates="revisions")
     author: Mapped[User | None] = relationship()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
@@ -471,6 +471,7 @@ def get_revision(user: User | None, case: CaseStudy, number: int) -> Revision:
         raise NotFound("No such case study.")
     revision = db.session.scalar(
         select(Revision).where(Revision.case_study_id == case.id, Revision.number == number)
+        .options(undefer(Revision.snapshot))
     )
     if revision is None:
         raise NotFound("No such revision.")
