@@ -21,6 +21,10 @@ from bench.search.corpus import CorpusGenerator
 QUESTION_SHARE = 0.2
 READS = ("case page", "search", "api read")
 WRITE = "write"
+# A case study's BibTeX citation: the lightest page that reads the database
+# (the case study and its terms, no index, no template), run alone to show
+# what any request costs on the machine.
+FLOOR = "citation"
 
 
 @dataclass
@@ -80,6 +84,8 @@ class _Client:
             kind, method, expected, form = rng.choice(plan.kinds), "GET", 200, None
             if kind == "case page":
                 path = f"/cases/{rng.choice(plan.case_slugs)}"
+            elif kind == FLOOR:
+                path = f"/cases/{rng.choice(plan.case_slugs)}/cite.bib"
             elif kind == "search":
                 path = "/search?" + urlencode({"q": self.query()})
             elif rng.random() < 0.5:
