@@ -98,14 +98,23 @@ def run_scenario(server: GunicornServer, kinds: tuple[str, ...], write_share: fl
                 sum(client_cpu for _, client_cpu in results))
 
 
-def peak_memory_mb(pids: list[int]) -> float:
-    """The largest peak resident memory (VmHWM) among processes ``pids``."""
-    peaks = [0.0]
+def memory_mb(pids: list[int]) -> dict[str, float]:
+    """The largest of each memory figure among processes ``pids``, in MB.
+
+    ``peak``: resident at most (VmHWM), counting pages shared with the other
+    workers (the index's memory maps, the code) in full; ``pss``: resident
+    now with shared pages divided among their users; ``anonymous``: the
+    process's own heap now, which no other process shares.
+    """
+    largest = {"peak": 0.0, "pss": 0.0, "anonymous": 0.0}
+    sources = {"peak": ("status", "VmHWM:"), "pss": ("smaps_rollup", "Pss:"),
+               "anonymous": ("smaps_rollup", "Anonymous:")}
     for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) / 1024)
-    return max(peaks)
+        for name, (file, label) in sources.items():
+            for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+                if line.startswith(label):
+                    largest[name] = max(largest[name], int(line.split()[1]) / 1024)
+    return largest
 
 
 def progress(message: str) -> None:
@@ -131,7 +140,9 @@ def report(results: list[tuple[Figures, list[Figures]]], drift, context: dict) -
           f"{context['seconds']:.0f} s per scenario after a {context['warm_up']:.0f} s warm-up")
     print(f"load average (1 min) {context['load_before']:.2f} before, "
           f"{context['load_after']:.2f} after; workers' peak memory "
-          f"{context['worker_mb']:.0f} MB each at most")
+          f"{context['worker_mb']['peak']:.0f} MB each at most (now: "
+          f"{context['worker_mb']['pss']:.0f} MB proportional, "
+          f"{context['worker_mb']['anonymous']:.0f} MB private heap)")
     print(f"\n{'scenario':<22} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50':>8} "
           f"{'p95':>8} {'p99':>8} {'CPU/req':>8} {'bound':>7} {'client':>8}  target")
     for total, parts in results:
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
                     figures(kind, [s for s in samples if s[0] == kind], options.seconds)
                     for kind in kinds_seen
                 ]))
-            worker_mb = peak_memory_mb(server.worker_pids())
+            worker_mb = memory_mb(server.worker_pids())
             progress("checking the index against the database")
             drift = instance.index_drift(data.settings)
         report(results, drift, {
