@@ -814,3 +814,47 @@ def test_collection_pages_have_one_h1_headings_in_order_and_labelled_controls(ap
         assert all(b - a <= 1 for a, b in zip(found.levels, found.levels[1:])), (path, found.levels)
         unlabelled = [control for control in found.controls if control not in found.labelled]
         assert not unlabelled, (path, unlabelled)
+
+
+def _holding(page: str) -> list[str]:
+    """The collection titles of a case page's "In collections" section, in order."""
+    if 'id="holding-heading"' not in page:
+        return []
+    section = page[page.index('id="holding-heading"'):]
+    section = section[:section.index("</section>")]
+    return re.findall(r'href="/collections/[^"]+">([^<]+)</a>', section)
+
+
+def test_a_case_page_names_the_collections_holding_it_that_the_visitor_may_see(
+        app, client, auth, people, library):
+    for title, visibility in (("Open reading", "public"), ("Network reading", "network"),
+                              ("My shortlist", "private")):
+        _made(app, people, title=title, visibility=visibility, case_ids=[library["first"]])
+    _made(app, people, title="Other practice only", visibility="public",
+          case_ids=[library["second"]])
+    with app.app_context():
+        network = db.session.scalar(
+            select(Collection).where(Collection.title == "Network reading"))
+        collections.set_featured(user(people, "facilitator"), network, True)
+        db.session.commit()
+        first, second = (db.session.get(CaseStudy, library[name]).slug
+                         for name in ("first", "second"))
+
+    assert _holding(_page(client, f"/cases/{first}")) == ["Open reading"]
+    assert _holding(_page(client, f"/cases/{second}")) == ["Other practice only"]
+    auth.login_as(app, people["researcher"])
+    page = _page(client, f"/cases/{first}")
+    assert _holding(page) == ["Network reading", "Open reading"]  # the featured one first
+    assert 'Network reading</a> <span class="badge">Featured</span>' in page
+    auth.logout()
+    auth.login_as(app, people["member"])
+    page = _page(client, f"/cases/{first}")
+    assert _holding(page) == ["Network reading", "My shortlist", "Open reading"]
+    assert "My shortlist</a> <span class=\"meta\">(private: only you see it)</span>" in page
+    # Taken out of every collection, the case page has no such section.
+    with app.app_context():
+        for collection in db.session.scalars(select(Collection).where(Collection.title.in_(
+                ["Open reading", "Network reading", "My shortlist"]))):
+            collections.remove_case(user(people, "member"), collection, library["first"])
+        db.session.commit()
+    assert 'id="holding-heading"' not in _page(client, f"/cases/{first}")

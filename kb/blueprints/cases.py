@@ -24,7 +24,7 @@ from kb.blueprints.case_forms import MARKDOWN_SECTIONS, CaseForm, EditCaseForm, 
 from kb.errors import Conflict, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import CaseStudy, User
-from kb.services import case_studies, comparison, policy, review
+from kb.services import case_studies, collections, comparison, policy, review
 from kb.services.case_studies import CaseInput
 from kb.services.comparison import Candidate
 
@@ -168,7 +168,8 @@ def detail(slug: str):
     ]
     return render_template("cases/detail.html", case=case, similar=similar, other_cities=other_cities,
                            compare_groups=_compare_groups(user, case),
-                           review_history=review.history(user, case))
+                           review_history=review.history(user, case),
+                           holding=collections.collections_holding(user, case))
 
 
 def _by_city(candidates: Iterable[Candidate]) -> list[tuple[str, tuple[Candidate, ...]]]:

@@ -136,6 +136,16 @@ def featured_collections(user: User | None, limit: int | None = None) -> list[Co
     ))
 
 
+def collections_holding(user: User | None, case: CaseStudy) -> list[Collection]:
+    """The collections ``user`` may see that hold ``case``: featured first, then the latest."""
+    return list(db.session.scalars(
+        select(Collection)
+        .join(CollectionItem, CollectionItem.collection_id == Collection.id)
+        .where(CollectionItem.case_study_id == case.id, policy.visible_collections_clause(user))
+        .order_by(Collection.featured.desc(), Collection.updated_at.desc(), Collection.id.desc())
+    ))
+
+
 def shared_collections(user: User | None, *, page: int = 1, per_page: int = 20) -> Page:
     """Collections shared with ``user`` (public ones, and network ones when signed in)."""
     query = select(Collection).where(

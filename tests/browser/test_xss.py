@@ -429,7 +429,7 @@ def test_every_account_name_in_the_header(viewer_sweep, payload_kb):
 
 
 def test_collections_shared_and_featured(viewer_sweep, payload_kb):
-    """Every shared collection's title in the list; the rich ones' introductions and notes."""
+    """Shared collections' titles in the list; the rich ones' texts, notes and case pages."""
     site, features = payload_kb.site, payload_kb.features
     viewer_sweep.visit("/collections/", expected=features.shared_titles)
     # The home page shows as many featured collections as it has room for.
@@ -437,6 +437,10 @@ def test_collections_shared_and_featured(viewer_sweep, payload_kb):
     viewer_sweep.visit("/", expected=featured_titles[:HOME_FEATURED_COLLECTIONS])
     for slug, items in zip(features.rich_collections, features.rich_items):
         viewer_sweep.visit(f"/collections/{quote(slug)}", expected=_titles_of(site, items))
+    # A case study's page names the collections holding it.
+    slugs = dict(zip(site.case_ids, site.cases))
+    for title, items in zip(featured_titles, features.rich_items):
+        viewer_sweep.visit(f"/cases/{quote(slugs[items[0]])}", expected=[title])
     viewer_sweep.assert_clean()
 
 
