@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
@@ -609,6 +610,17 @@ _LONG_TEXTS = (CaseStudy.body, CaseStudy.implementation, CaseStudy.outcomes,
                CaseStudy.cost_notes, CaseStudy.enablers, CaseStudy.barriers)
 
 
+def _in_order_of(ids: list[int], load: Callable[[list[int]], Iterable]) -> list:
+    """The rows ``load`` finds for ``ids`` (each with an ``id``), in the order of ``ids``."""
+    # An id beyond the database's integer range cannot name a row, and PostgreSQL
+    # rejects the whole query if one is bound.
+    ids = [i for i in ids if is_valid_id(i)]
+    if not ids:
+        return []
+    by_id = {row.id: row for row in load(ids)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def cases_in_order(user: User | None, ids: list[int], *, with_problems: bool = False,
                    with_texts: bool = False) -> list[CaseStudy]:
     """The case studies ``ids`` that ``user`` may see, in the order of ``ids``, with their cities.
@@ -618,23 +630,16 @@ def cases_in_order(user: User | None, ids: list[int], *, with_problems: bool = F
     row by row. Whole rows with every relation were a third of a search
     page's time.
     """
-    # An id beyond the database's integer range cannot name a row, and PostgreSQL
-    # rejects the whole query if one is bound.
-    ids = [i for i in ids if is_valid_id(i)]
-    if not ids:
-        return []
     options = [joinedload(CaseStudy.city),
                selectinload(CaseStudy.problems) if with_problems
                else raiseload(CaseStudy.problems)]
     if not with_texts:
         options.extend(defer(column, raiseload=True) for column in _LONG_TEXTS)
-    rows = db.session.scalars(
+    return _in_order_of(ids, lambda valid: db.session.scalars(
         select(CaseStudy)
-        .where(CaseStudy.id.in_(ids), policy.visible_cases_clause(user))
+        .where(CaseStudy.id.in_(valid), policy.visible_cases_clause(user))
         .options(*options)
-    ).all()
-    by_id = {row.id: row for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+    ))
 
 
 class CaseLink(NamedTuple):
@@ -654,17 +659,12 @@ def case_links(user: User | None, ids: list[int]) -> list[CaseLink]:
     One light query for the related boxes of a case study's page, where
     whole rows with their relations were most of the page's database time.
     """
-    ids = [i for i in ids if is_valid_id(i)]
-    if not ids:
-        return []
-    rows = db.session.execute(
+    return _in_order_of(ids, lambda valid: (CaseLink(*row) for row in db.session.execute(
         select(CaseStudy.id, CaseStudy.slug, CaseStudy.title, CaseStudy.language,
                City.name, City.slug)
         .join(City, City.id == CaseStudy.city_id)
-        .where(CaseStudy.id.in_(ids), policy.visible_cases_clause(user))
-    ).all()
-    by_id = {row[0]: CaseLink(*row) for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+        .where(CaseStudy.id.in_(valid), policy.visible_cases_clause(user))
+    )))
 
 
 def _viewable_case(user: User | None, case_id: int) -> CaseStudy | None:
