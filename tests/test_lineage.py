@@ -189,7 +189,7 @@ def test_links_to_a_draft_are_seen_only_by_who_may_see_the_draft(users, practice
     for who, sees in [(None, False), ("researcher", False), ("other_member", False),
                       ("member", True), ("facilitator", True)]:
         user = users[who] if who else None
-        assert bool(lineage.adapted_by(user, practices["toronto"])) is sees, who
+        assert bool(lineage.case_links(user, practices["toronto"]).adapted_by) is sees, who
         made = db.session.scalars(select(Adaptation)).one()
         if sees:
             assert lineage.get_adaptation(user, made.id) is made
@@ -202,10 +202,10 @@ def test_adapted_from_and_by_are_sorted_by_city(users, practices):
     link(users["member"], practices["seoul"], practices["toronto"])
     link(users["member"], practices["denver"], practices["toronto"])
     link(users["member"], practices["denver"], practices["denver_two"])
-    assert [a.adapting.city.name for a in lineage.adapted_by(None, practices["toronto"])] == [
-        "Denver", "Seoul"]
-    assert [a.source.title for a in lineage.adapted_from(None, practices["denver"])] == [
-        "Denver guides", "Toronto mentors"]
+    toronto, denver = (lineage.case_links(None, practices[city]) for city in ("toronto", "denver"))
+    assert [a.adapting.city.name for a in toronto.adapted_by] == ["Denver", "Seoul"]
+    assert [a.source.title for a in denver.adapted_from] == ["Denver guides", "Toronto mentors"]
+    assert toronto.adapted_from == [] and denver.adapted_by == []
 
 
 # The tree ------------------------------------------------------------------------------------

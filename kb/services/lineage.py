@@ -116,26 +116,6 @@ def _links_of(user: User | None, case: CaseStudy) -> list[Adaptation]:
         or_(Adaptation.adapting_id == case.id, Adaptation.source_id == case.id))))
 
 
-def _sources_of(case: CaseStudy, links: list[Adaptation]) -> list[Adaptation]:
-    return sorted((link for link in links if link.adapting_id == case.id),
-                  key=lambda link: _by_city_and_title(link.source))
-
-
-def _adaptations_of(case: CaseStudy, links: list[Adaptation]) -> list[Adaptation]:
-    return sorted((link for link in links if link.source_id == case.id),
-                  key=lambda link: _by_city_and_title(link.adapting))
-
-
-def adapted_from(user: User | None, case: CaseStudy) -> list[Adaptation]:
-    """The links saying which practices ``case`` adapts, that ``user`` may see; by source city."""
-    return _sources_of(case, _links_of(user, case))
-
-
-def adapted_by(user: User | None, case: CaseStudy) -> list[Adaptation]:
-    """The links saying which case studies adapt ``case``, that ``user`` may see; by their city."""
-    return _adaptations_of(case, _links_of(user, case))
-
-
 # Writing --------------------------------------------------------------------------
 
 def _validated(data: AdaptationInput, max_text: int) -> dict:
@@ -281,10 +261,18 @@ class CaseLinks:
 
 
 def case_links(user: User | None, case: CaseStudy) -> CaseLinks:
-    """The links of ``case`` that ``user`` may see, and whether they may add one."""
+    """The links of ``case`` that ``user`` may see, and whether they may add one.
+
+    Each list is sorted by the city and title of the link's other end.
+    """
     links = _links_of(user, case)
-    return CaseLinks(adapted_from=_sources_of(case, links), adapted_by=_adaptations_of(case, links),
-                     can_record=policy.can_record_adaptation(user, case))
+    return CaseLinks(
+        adapted_from=sorted((link for link in links if link.adapting_id == case.id),
+                            key=lambda link: _by_city_and_title(link.source)),
+        adapted_by=sorted((link for link in links if link.source_id == case.id),
+                          key=lambda link: _by_city_and_title(link.adapting)),
+        can_record=policy.can_record_adaptation(user, case),
+    )
 
 
 # The lineage tree -----------------------------------------------------------------------
