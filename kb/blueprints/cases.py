@@ -157,7 +157,7 @@ def detail(slug: str):
     similar_ids = search_index.similar_cases(user, case.id)
     groups = search_index.other_cities_on_problems(user, case.id)
     # One query for every box: a query per city group made this the slowest page.
-    loaded = {link.id: link for link in search_index.case_links(
+    loaded = {link.id: link for link in search_index.links_in_order(
         user, similar_ids + [case_id for group in groups for case_id in group.case_ids]
     )}
     similar = [loaded[i] for i in similar_ids if i in loaded]

@@ -76,7 +76,7 @@ from kb.services import policy
 
 __all__ = [
     "Drift", "FacetValue", "Highlight", "SearchResults", "CityCases", "SORTS", "search",
-    "cases_in_order", "CaseLink", "case_links", "similar_cases", "other_cities_on_problems",
+    "cases_in_order", "CaseLink", "links_in_order", "similar_cases", "other_cities_on_problems",
     "remembered", "catch_up",
     "rebuild", "check", "ensure_index", "init_app", "index_state",
 ]
@@ -498,8 +498,12 @@ def _facets(engine: Engine, matched: int, selected: dict[str, int],
     return facets
 
 
+# The facets whose values are vocabulary terms, labelled with the terms' names.
+_VOCABULARY_FACETS = {"city": City, "problem": ProblemOfPractice, "context": AdaptationContext}
+
+
 def _vocabulary_names(engine: Engine, filters: dict[str, list[str]]) -> MappingProxyType:
-    """Names by slug of the cities, problems and contexts, by facet.
+    """Names by slug of the terms of each of :data:`_VOCABULARY_FACETS`.
 
     The names of the terms in the index change only with an index commit
     (renaming a term re-indexes its case studies), so they are kept until
@@ -507,12 +511,11 @@ def _vocabulary_names(engine: Engine, filters: dict[str, list[str]]) -> MappingP
     afresh: its name may have changed since.
     """
     def read() -> MappingProxyType:
-        names: dict[str, dict[str, str]] = {"city": {}, "problem": {}, "context": {}}
-        # The three vocabularies in one round trip.
+        names: dict[str, dict[str, str]] = {facet: {} for facet in _VOCABULARY_FACETS}
+        # Every vocabulary in one round trip.
         rows = db.session.execute(union_all(*(
             select(literal(facet).label("facet"), model.slug, model.name)
-            for facet, model in (("city", City), ("problem", ProblemOfPractice),
-                                 ("context", AdaptationContext))
+            for facet, model in _VOCABULARY_FACETS.items()
         )))
         for facet, slug, name in rows:
             names[facet][slug] = name
@@ -521,7 +524,7 @@ def _vocabulary_names(engine: Engine, filters: dict[str, list[str]]) -> MappingP
 
     indexed = engine.table.values
     if any(value not in indexed.get(FACET_FIELDS[name], {})
-           for name, values in filters.items() if name in ("city", "problem", "context")
+           for name, values in filters.items() if name in _VOCABULARY_FACETS
            for value in values):
         return read()
     return _kept(engine, ("vocabulary names",), read)
@@ -653,7 +656,7 @@ class CaseLink(NamedTuple):
     city_slug: str
 
 
-def case_links(user: User | None, ids: list[int]) -> list[CaseLink]:
+def links_in_order(user: User | None, ids: list[int]) -> list[CaseLink]:
     """Links to the case studies ``ids`` that ``user`` may see, in the order of ``ids``.
 
     One light query for the related boxes of a case study's page, where
