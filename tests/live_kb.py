@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import PASSWORD, make_user
+from factories import PASSWORD, make_user
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 

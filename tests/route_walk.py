@@ -12,11 +12,12 @@ import hashlib
 from itertools import product
 
 import pytest
+from factories import member_adaptation, member_collections
 from sqlalchemy import func, select
 
 from kb.extensions import db
 from kb.models import CaseStudy, ChangeLog, City, CollectionVisibility, User
-from kb.services import api_tokens, case_studies, collections, lineage, review
+from kb.services import api_tokens, case_studies, review
 
 ROLES = ("anonymous", "researcher", "member", "other_member", "facilitator", "admin")
 
@@ -32,72 +33,49 @@ QUERY_STRINGS = {
 }
 
 
-def member_collections(member: User, published: CaseStudy, draft: CaseStudy) -> dict[str, str]:
-    """``member``'s private, network and public collection, by ``<visibility>_collection``.
+def build_world(taxonomy: dict, people: dict) -> dict:
+    """``member``'s draft (saved twice), published case study and one with a proposed edit.
 
-    Each holds ``published``; the public one also holds ``draft``, which only
-    its author and the curators may see in it.
+    Returns the ids and slugs URLs need. Call inside an app context; commits.
     """
-    slugs = {}
-    for visibility in CollectionVisibility:
-        made = collections.create_collection(member, collections.CollectionInput(
-            title=f"Member's {visibility.value} collection", visibility=visibility.value))
-        held = [published.id]
-        if visibility is CollectionVisibility.PUBLIC:
-            held.append(draft.id)
-        collections.add_cases(member, made, held)
-        slugs[f"{visibility.value}_collection"] = made.slug
-    return slugs
+    member = db.session.get(User, people["member"])
+    city_id = taxonomy["cities"]["toronto"]
 
+    def typed(title, summary="A summary."):
+        return case_studies.CaseInput(
+            title=title, summary=summary, city_id=city_id,
+            education_level="upper_secondary",
+            problem_ids=[taxonomy["problems"]["work-based-learning"]],
+        )
 
-def member_adaptation(member: User, source: CaseStudy, adapting: CaseStudy) -> int:
-    """The id of a link ``member`` records: ``adapting`` adapts ``source``'s practice."""
-    return lineage.record_adaptation(member, adapting, source.id, lineage.AdaptationInput(
-        kind="adapted", kept="Employer mentors.", changed="Shorter placements.")).id
-
-
-def build_world(app, taxonomy, people) -> dict:
-    """``member``'s draft (saved twice), published case study and published one with a proposed
-    edit waiting for review; the ids and slugs URLs need."""
-    with app.app_context():
-        member = db.session.get(User, people["member"])
-        city_id = taxonomy["cities"]["toronto"]
-
-        def typed(title, summary="A summary."):
-            return case_studies.CaseInput(
-                title=title, summary=summary, city_id=city_id,
-                education_level="upper_secondary",
-                problem_ids=[taxonomy["problems"]["work-based-learning"]],
-            )
-
-        draft = case_studies.create_case(member, typed("Member draft on apprenticeship"))
-        published = case_studies.create_case(member, typed("Member published apprenticeship"))
-        review.publish_as_system(published)
-        edited = case_studies.create_case(member, typed("Member edited apprenticeship"))
-        review.publish_as_system(edited)
-        case_studies.update_case(member, edited, typed("Member edited apprenticeship",
-                                                       "A proposed summary."))
-        # A second revision, for the pages that compare versions.
-        case_studies.update_case(member, draft, typed("Member draft on apprenticeship",
-                                                      "A longer summary."))
-        made = member_collections(member, published, draft)
-        token = api_tokens.create_token(member, "Member's script").token
-        adaptation_id = member_adaptation(member, published, draft)
-        db.session.commit()
-        return {
-            **made,
-            "adaptation_id": adaptation_id,
-            "token_id": token.id,
-            "draft": draft.slug,
-            "draft_id": draft.id,
-            "published": published.slug,
-            "published_id": published.id,
-            "edited": edited.slug,
-            "member_id": people["member"],
-            "city_id": db.session.get(City, city_id).id,
-            "problem_id": taxonomy["problems"]["career-guidance"],
-            "context_id": taxonomy["contexts"]["public-funding"],
-        }
+    draft = case_studies.create_case(member, typed("Member draft on apprenticeship"))
+    published = case_studies.create_case(member, typed("Member published apprenticeship"))
+    review.publish_as_system(published)
+    edited = case_studies.create_case(member, typed("Member edited apprenticeship"))
+    review.publish_as_system(edited)
+    case_studies.update_case(member, edited, typed("Member edited apprenticeship",
+                                                   "A proposed summary."))
+    # A second revision, for the pages that compare versions.
+    case_studies.update_case(member, draft, typed("Member draft on apprenticeship",
+                                                  "A longer summary."))
+    made = member_collections(member, published, draft)
+    token = api_tokens.create_token(member, "Member's script").token
+    adaptation_id = member_adaptation(member, published, draft)
+    db.session.commit()
+    return {
+        **made,
+        "adaptation_id": adaptation_id,
+        "token_id": token.id,
+        "draft": draft.slug,
+        "draft_id": draft.id,
+        "published": published.slug,
+        "published_id": published.id,
+        "edited": edited.slug,
+        "member_id": people["member"],
+        "city_id": db.session.get(City, city_id).id,
+        "problem_id": taxonomy["problems"]["career-guidance"],
+        "context_id": taxonomy["contexts"]["public-funding"],
+    }
 
 
 def parameter_values(world: dict) -> dict[str, object]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, AuthActions
+from clients import AuthActions
+from factories import PASSWORD
 from kb.blueprints.admin import _available_pages
 from kb.errors import PermissionDenied, ValidationError
 from kb.extensions import db

@@ -8,7 +8,7 @@ the authorization table (test_authorization.py).
 from __future__ import annotations
 
 import pytest
-from api_helpers import bearer, field_errors, problem
+from clients import bearer, field_errors, problem
 from sqlalchemy import func, select
 
 from kb.api import schemas

@@ -12,13 +12,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from api_helpers import bearer, problem, token_for
-from conftest import PASSWORD
+from clients import bearer, problem, token_for
+from factories import PASSWORD
 from sqlalchemy import select
 
-# The authorization table's rows and its ``world`` fixture, reused as they are.
-from test_authorization import ROLES, TABLE, _outcome, filled
-from test_authorization import world as authorization_world  # noqa: F401 (a fixture)
+# The authorization table (tests/permissions.py) and its world, reused as they are.
+from permissions import ROLES, TABLE, filled, outcome
 
 from kb.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
@@ -228,12 +227,6 @@ def test_the_account_forms_still_need_their_csrf_token(csrf_app, client, people)
 
 # -- the site's permission rules, by token ------------------------------------
 
-@pytest.fixture
-def world(authorization_world):  # noqa: F811 (asks for the imported fixture)
-    """The authorization table's case studies, collections, links and token, as its rows need."""
-    return authorization_world
-
-
 API_ROWS = [line for line in TABLE if line["rule"].startswith("/api/")]
 API_READS = [line for line in API_ROWS if line["method"] == "GET"]
 API_WRITES = [line for line in API_ROWS if line["method"] != "GET"]
@@ -246,7 +239,7 @@ def _by_token(app, people, world, line, role) -> str | None:
     body = {} if line["json"] is None else {"json": filled(line["json"], world)}
     url = line["url"].format(**world)
     response = client.open(url, method=line["method"], headers=headers, **body)
-    if _outcome(response) != line["expected"][role]:
+    if outcome(response) != line["expected"][role]:
         return f"{role} {line['method']} {url}: expected {line['expected'][role]}, got {response.status_code}"
     return None
 
@@ -256,14 +249,14 @@ def test_the_table_lists_the_api():
 
 
 @pytest.mark.parametrize("line", API_READS, ids=lambda line: f"GET {line['url']}")
-def test_tokens_may_read_what_the_session_may(app, people, world, line):
-    mismatches = [_by_token(app, people, world, line, role) for role in ROLES]
+def test_tokens_may_read_what_the_session_may(app, people, authorization_world, line):
+    mismatches = [_by_token(app, people, authorization_world, line, role) for role in ROLES]
     assert not [m for m in mismatches if m], mismatches
 
 
 # Anonymous requests send no token: the table itself makes those.
 @pytest.mark.parametrize("role", [role for role in ROLES if role != "anonymous"])
 @pytest.mark.parametrize("line", API_WRITES, ids=lambda line: f"{line['method']} {line['url']}")
-def test_tokens_may_write_what_the_session_may(app, people, world, line, role):
-    mismatch = _by_token(app, people, world, line, role)
+def test_tokens_may_write_what_the_session_may(app, people, authorization_world, line, role):
+    mismatch = _by_token(app, people, authorization_world, line, role)
     assert mismatch is None, mismatch

@@ -18,7 +18,7 @@ import secrets
 
 import pytest
 import schemathesis
-from api_helpers import token_for
+from clients import token_for
 from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES
 from schemathesis.engine import Status, StopReason, events, from_schema
 from schemathesis.transport.wsgi import WSGITransport

@@ -10,7 +10,8 @@ after writes through either server both answer every search the same.
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, TEST_DATABASE_URL
+from factories import PASSWORD
+from instances import TEST_DATABASE_URL
 from live_kb import (
     applied_and_latest,
     compare_index,

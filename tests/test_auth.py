@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, AuthActions
+from clients import AuthActions
+from factories import PASSWORD
 from kb.blueprints.auth import safe_next
 from kb.errors import PermissionDenied, ValidationError
 from kb.extensions import db

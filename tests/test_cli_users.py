@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from conftest import PASSWORD
+from factories import PASSWORD
 from kb.extensions import db
 from kb.models import Role, User
 

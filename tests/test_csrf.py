@@ -10,9 +10,10 @@ import re
 
 import pytest
 
-from conftest import PASSWORD
+from factories import PASSWORD
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, User
+from instances import seed
 from route_walk import build_world, db_snapshot, rules_with, snapshot_difference, urls_for
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -28,9 +29,10 @@ def app_config(app_config):
     return app_config
 
 
-@pytest.fixture
-def world(app, taxonomy, people):
-    return build_world(app, taxonomy, people)
+@seed("taxonomy", "people")
+def world(taxonomy, people):
+    """The route walk's world (tests/route_walk.py)."""
+    return build_world(taxonomy, people)
 
 
 def page_token(client) -> str:

@@ -30,7 +30,7 @@ from kb.models import (
 )
 from kb.services import demo
 
-from conftest import make_user
+from factories import make_user
 
 NETWORK = {"Denver", "Hiroshima", "Hong Kong", "Houston", "Lexington", "Melbourne", "Seattle",
            "Seoul", "Shanghai", "Singapore", "Toronto"}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import PASSWORD
+from factories import PASSWORD
 from kb.errors import NotFound
 from kb.models import MAX_ID
 

@@ -14,7 +14,7 @@ import os
 import stat
 
 import pytest
-from conftest import drop_every_table
+from instances import drop_every_table
 from sqlalchemy import func, select
 from test_search_support import add_case, assert_index_matches_database, users  # noqa: F401
 

@@ -11,6 +11,7 @@ import pytest
 
 from kb.extensions import db
 from kb.models import CaseStudy
+from instances import seed
 from route_walk import ROLES, build_world, db_snapshot, rules_with, snapshot_difference, urls_for
 
 # Endpoints the walk must reach, so that it cannot pass by visiting nothing.
@@ -25,9 +26,10 @@ def app_config(app_config):
     return app_config
 
 
-@pytest.fixture
-def world(app, taxonomy, people):
-    return build_world(app, taxonomy, people)
+@seed("taxonomy", "people")
+def world(taxonomy, people):
+    """The route walk's world (tests/route_walk.py)."""
+    return build_world(taxonomy, people)
 
 
 def get_urls(app, world) -> list[tuple[str, str]]:

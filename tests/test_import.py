@@ -11,7 +11,6 @@ import io
 import json
 
 import pytest
-from conftest import SHARED
 from sqlalchemy import func, select
 from test_search_support import assert_index_matches_database, users  # noqa: F401 (fixture)
 

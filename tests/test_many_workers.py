@@ -16,7 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, TEST_DATABASE_URL
+from factories import PASSWORD
+from instances import TEST_DATABASE_URL
 from live_kb import (
     ClientReport,
     compare_index,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, select
 
-from conftest import drop_every_table
+from instances import drop_every_table
 from kb import create_app
 from kb.extensions import db
 from kb.migrate import current_revision, head_revision, schema_differences, upgrade_database

@@ -21,6 +21,7 @@ from kb import sanitize, search
 from kb.sanitize import clean_text, render_markdown
 from kb.search.query import build_parser, parse_user_query
 from kb.search.schema import build_schema
+from instances import seed
 from route_walk import build_world
 
 PAYLOADS_FILE = Path(__file__).resolve().parents[2] / "shared" / "xss" / "payloads.txt"
@@ -251,10 +252,15 @@ def test_the_query_parser_never_raises(text):
     assert len(parsed.text) <= 500
 
 
+@seed("taxonomy", "people")
+def world(taxonomy, people):
+    """The route walk's world (tests/route_walk.py): published case studies to find."""
+    return build_world(taxonomy, people)
+
+
 @pytest.fixture
-def searchable(app, taxonomy, people):
+def searchable(app, world):
     """An app context on an index holding a published case study."""
-    build_world(app, taxonomy, people)
     with app.app_context():
         yield
 

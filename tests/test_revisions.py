@@ -14,7 +14,7 @@ from kb.models import (
 )
 from kb.services import case_studies, review, revisions, vocabularies
 from kb.services.case_studies import case_to_input
-from conftest import PASSWORD
+from factories import PASSWORD
 from test_compare import TableGrid, write_case
 
 BODY_V1 = "\n".join([

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD
+from factories import PASSWORD
 from kb import create_app
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "kb" / "templates"

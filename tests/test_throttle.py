@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSWORD
+from factories import PASSWORD
 from kb import create_app
 from kb.errors import PermissionDenied
 from kb.extensions import db

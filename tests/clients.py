@@ -1,6 +1,8 @@
-"""What the API tests share: API tokens for the test users, and reading problem details."""
+"""How tests talk to kb as its users do: logging in through the form, API tokens, problem details."""
 
 from __future__ import annotations
+
+from factories import PASSWORD, email_of
 
 from kb.extensions import db
 from kb.models import User
@@ -39,3 +41,26 @@ def field_errors(body: dict) -> dict[str, list[str]]:
     for error in body["errors"]:
         found.setdefault(error["field"], []).append(error["detail"])
     return found
+
+
+class AuthActions:
+    """Log a test client in and out through the real login form."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str = "member@example.org", password: str = PASSWORD):
+        """Post the login form; returns the response."""
+        return self._client.post("/auth/login", data={"email": email, "password": password})
+
+    def login_as(self, app, user_id: int):
+        """Log in as the user with ``user_id``."""
+        with app.app_context():
+            email = email_of(user_id)
+        response = self.login(email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    def logout(self):
+        """Post the logout form; returns the response."""
+        return self._client.post("/auth/logout")
