@@ -30,7 +30,7 @@ DEFAULTS: dict[str, object] = {
     "DATABASE_URL": None,  # default: sqlite:///<instance>/kb.sqlite
     "INDEX_DIR": None,  # default: <instance>/index
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-    # Flask 3.1 leaves these open; see ../shared/NOTES.md section 4.
+    # Flask 3.1 leaves these open; see docs/security.md.
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # default: True in production

@@ -728,7 +728,7 @@ class ChangeLog(db.Model):
     """One row per case-study change, written in the changing transaction.
 
     The search index applies these in ``seq`` order after the commit and
-    remembers how far it got (../shared/NOTES.md section 2), so a change
+    remembers how far it got (docs/change-log-and-index.md), so a change
     that committed is never lost to a failed index write.
     """
 
@@ -800,7 +800,7 @@ class LoginFailure(db.Model):
     """One failed login, counted against the email address typed and the client address.
 
     Kept in the database so that every worker counts the same failures
-    (../shared/NOTES.md section 4). Each failure adds one row per ``scope``
+    (docs/security.md). Each failure adds one row per ``scope``
     (``"account"``, ``"address"``); ``key`` is the SHA-256 of the email
     address or client address, so typed text (sometimes a password typed
     into the wrong field) is not stored. Rows older than the throttling

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -638,11 +639,12 @@ def test_a_row_cannot_name_another_author():
 
 # -- a realistic file -----------------------------------------------------------
 
-CRANFIELD = SHARED / "datasets" / "cranfield" / "corpus.jsonl"
+# The benchmarks' copy of the Cranfield collection (bench/data/README.md).
+CRANFIELD = Path(__file__).resolve().parents[1] / "bench" / "data" / "cranfield" / "corpus.jsonl"
 
 
 def cranfield_rows(count: int) -> list[dict]:
-    """The first ``count`` Cranfield abstracts (../shared/datasets) as import rows."""
+    """The first ``count`` Cranfield abstracts (bench/data/cranfield) as import rows."""
     if not CRANFIELD.is_file():
         pytest.fail(f"the Cranfield collection is missing: {CRANFIELD}")
     rows = []

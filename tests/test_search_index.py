@@ -1,4 +1,4 @@
-"""The index stays true to the database through the change log (NOTES.md section 2)."""
+"""The index stays true to the database through the change log (docs/change-log-and-index.md)."""
 
 from __future__ import annotations
 

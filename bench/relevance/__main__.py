@@ -1,14 +1,21 @@
-"""Relevance on Cranfield: kb's search facade beside SQLite FTS5's BM25.
+"""Relevance on a test collection (Cranfield unless told): kb's search beside SQLite FTS5's BM25.
 
-    .venv/bin/python -m bench.relevance [--dataset DIR] [--variants]
+    .venv/bin/python -m bench.relevance [--dataset PATH] [--variants]
 
-The 1,400 Cranfield abstracts become published case studies (title ->
-title, abstract -> body) in a throw-away kb instance; the index is built
-with kb's own rebuild and each of the 225 queries goes through
-``kb.search.search`` exactly as the search page sends it, with the
-defaults kb ships. FTS5 (Porter stemming, BM25, the same words OR-ed)
-indexes the same titles and abstracts in the same run. Printed: nDCG@10,
-Recall@100 and MAP (over the first 1,000 results) and kb's ratio to FTS5.
+The collection's documents become published case studies (title ->
+title, text -> body) in a throw-away kb instance; the index is built with
+kb's own rebuild and each judged query goes through ``kb.search.search``
+exactly as the search page sends it, with the defaults kb ships. FTS5
+(Porter stemming, BM25, the same words OR-ed) indexes the same titles and
+texts in the same run. Printed: nDCG@10, Recall@100 and MAP (over the
+first 1,000 results) and kb's ratio to FTS5.
+
+The collection is Cranfield (bench/data/cranfield) unless ``--dataset``
+names another folder in BEIR's layout: ``corpus.jsonl`` (``_id``,
+``title``, ``text``), ``queries.jsonl`` (``_id``, ``text``) and
+``qrels/test.tsv`` (a header, then query id, document id and graded score,
+tab-separated). As BEIR's own loader does, only the queries judged in
+``qrels/test.tsv`` are run.
 
 ``--variants`` also runs kb with one default changed at a time (no
 feedback, coordination for every query, equal field weights, the low end
@@ -19,6 +26,7 @@ from principles, not from individual queries (see bench/README.md).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -36,28 +44,39 @@ from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, City, EducationLevel, Role, User
 from kb.search import query as search_query
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cranfield"
+DATASET = Path(__file__).resolve().parents[1] / "data" / "cranfield"
+DATASET_FILES = ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv")
 RESULTS = 1_000
 PAGE = 100
 
 
 def load(dataset: Path):
-    """Documents, queries and graded judgements of the collection."""
-    with (dataset / "corpus.jsonl").open() as lines:
-        documents = [json.loads(line) for line in lines]
-    with (dataset / "queries.jsonl").open() as lines:
-        queries = {q["_id"]: q["text"] for q in map(json.loads, lines)}
+    """Documents, judged queries and graded judgements of a collection in BEIR's layout.
+
+    BEIR's identifiers are strings (``MED-10``, ``4983``); each document
+    also gets ``case_id``, its line number from 1, to be a case study's id.
+    """
+    missing = [name for name in DATASET_FILES if not (dataset / name).is_file()]
+    if missing:
+        raise SystemExit(f"{dataset} is not a collection in BEIR's layout: "
+                         f"{', '.join(missing)} missing")
+    with (dataset / "corpus.jsonl").open(encoding="utf-8") as lines:
+        documents = [{**json.loads(line), "case_id": number}
+                     for number, line in enumerate(filter(str.strip, lines), start=1)]
     qrels: dict[str, dict[str, int]] = {}
-    with (dataset / "qrels" / "test.tsv").open() as lines:
-        next(lines)
-        for line in lines:
-            query_id, doc_id, score = line.split()
+    with (dataset / "qrels" / "test.tsv").open(encoding="utf-8", newline="") as lines:
+        rows = csv.reader(lines, delimiter="\t")
+        next(rows)
+        for query_id, doc_id, score, *_ in filter(None, rows):
             qrels.setdefault(query_id, {})[doc_id] = int(score)
+    with (dataset / "queries.jsonl").open(encoding="utf-8") as lines:
+        queries = {q["_id"]: q["text"] for q in map(json.loads, filter(str.strip, lines))
+                   if q["_id"] in qrels}
     return documents, queries, qrels
 
 
 def kb_instance(folder: Path, documents: list[dict]):
-    """A kb app whose published case studies are the Cranfield documents, indexed."""
+    """A kb app whose published case studies are the collection's documents, indexed."""
     app = create_app({
         "TESTING": True, "INSTANCE_PATH": str(folder / "instance"), "SECRET_KEY": "benchmark",
         "DATABASE_URL": f"sqlite:///{folder / 'kb.sqlite'}", "INDEX_DIR": str(folder / "index"),
@@ -71,8 +90,8 @@ def kb_instance(folder: Path, documents: list[dict]):
         db.session.add_all([city, author])
         db.session.commit()
         db.session.execute(insert(CaseStudy), [
-            {"id": int(d["_id"]), "slug": f"cranfield-{d['_id']}", "title": d["title"],
-             "summary": "", "body": d["text"], "city_id": city.id,
+            {"id": d["case_id"], "slug": f"document-{d['case_id']}", "title": d.get("title") or "",
+             "summary": "", "body": d.get("text") or "", "city_id": city.id,
              "education_level": EducationLevel.TERTIARY, "status": CaseStatus.PUBLISHED,
              "author_id": author.id, "language": "en"}
             for d in documents
@@ -82,15 +101,16 @@ def kb_instance(folder: Path, documents: list[dict]):
     return app
 
 
-def kb_run(app, queries: dict[str, str]) -> dict[str, list[str]]:
+def kb_run(app, queries: dict[str, str], documents: list[dict]) -> dict[str, list[str]]:
     """kb's ranking of the first RESULTS documents for every query, through the facade."""
+    doc_ids = {d["case_id"]: d["_id"] for d in documents}
     runs = {}
     for query_id, text in queries.items():
         ranked: list[str] = []
         for page in range(1, RESULTS // PAGE + 1):
             with app.app_context():
                 results = search.search(None, text, {}, "relevance", page, PAGE)
-            ranked.extend(str(case_id) for case_id in results.ids)
+            ranked.extend(doc_ids[case_id] for case_id in results.ids)
             if page >= results.pages:
                 break
         runs[query_id] = ranked
@@ -102,13 +122,15 @@ def fts5_run(documents: list[dict], queries: dict[str, str]) -> dict[str, list[s
     fts = connect()
     fts.execute(f"CREATE VIRTUAL TABLE doc USING fts5(title, text, tokenize='{TOKENIZER}')")
     fts.executemany("INSERT INTO doc (rowid, title, text) VALUES (?, ?, ?)",
-                    [(int(d["_id"]), d["title"], d["text"]) for d in documents])
+                    [(d["case_id"], d.get("title") or "", d.get("text") or "")
+                     for d in documents])
+    doc_ids = {d["case_id"]: d["_id"] for d in documents}
     runs = {}
     for query_id, text in queries.items():
         expression = match_expression(text)
         rows = fts.execute("SELECT rowid FROM doc WHERE doc MATCH ? ORDER BY bm25(doc) LIMIT ?",
                            (expression, RESULTS)) if expression else []
-        runs[query_id] = [str(row[0]) for row in rows]
+        runs[query_id] = [doc_ids[row[0]] for row in rows]
     return runs
 
 
@@ -136,7 +158,9 @@ VARIANTS = {
 def main(argv: list[str] | None = None) -> None:
     """Build both indexes, run every query, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--dataset", type=Path, default=DATASET, metavar="PATH",
+                        help="a folder in BEIR's layout (corpus.jsonl, queries.jsonl, "
+                        "qrels/test.tsv); default: bench/data/cranfield")
     parser.add_argument("--variants", action="store_true",
                         help="also run kb with one default changed at a time")
     options = parser.parse_args(argv)
@@ -147,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         app = kb_instance(folder, documents)
         indexed = time.perf_counter() - start
         start = time.perf_counter()
-        rows = {"kb (defaults)": summarise(kb_run(app, queries), qrels)}
+        rows = {"kb (defaults)": summarise(kb_run(app, queries, documents), qrels)}
         kb_seconds = time.perf_counter() - start
         start = time.perf_counter()
         rows["SQLite FTS5 bm25 (reference)"] = summarise(fts5_run(documents, queries), qrels)
@@ -156,12 +180,13 @@ def main(argv: list[str] | None = None) -> None:
             for name, settings in VARIANTS.items():
                 with variant(**settings):
                     app.extensions["kb_search"].reset()
-                    rows[f"kb, {name}"] = summarise(kb_run(app, queries), qrels)
+                    rows[f"kb, {name}"] = summarise(kb_run(app, queries, documents), qrels)
                 app.extensions["kb_search"].reset()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"\nRelevance on Cranfield ({len(documents)} documents, {len(queries)} queries), "
+    print(f"\nRelevance on {options.dataset.resolve().name} ({len(documents)} documents, "
+          f"{len(queries)} queries), "
           f"SQLite {sqlite_version()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'system':<34} {'nDCG@10':>8} {'R@100':>7} {'MAP':>7}")

@@ -1,7 +1,7 @@
 """Cross-city full-text search: the facade the rest of kb uses.
 
 The index is a Whoosh replica of the database kept true through the change
-log (:mod:`kb.search.indexer`, ../shared/NOTES.md section 2): after every
+log (:mod:`kb.search.indexer`, docs/change-log-and-index.md): after every
 commit that changed a case study, before a search that finds the index
 behind, and from ``flask kb search catch-up``. Nothing outside this package
 touches Whoosh.

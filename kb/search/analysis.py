@@ -1,7 +1,7 @@
 """Text analysis for the search index: English with stemming, CJK as character bigrams.
 
 Whoosh pickles the schema, analyzers included, into the index
-(../shared/NOTES.md section 5): the classes here must keep this import path
+(docs/dependencies.md): the classes here must keep this import path
 and their attribute names, or existing indexes stop opening. Change what
 they do only together with ``kb.search.schema.SCHEMA_VERSION``, which makes
 every process rebuild its index.
@@ -9,7 +9,7 @@ every process rebuild its index.
 How text becomes terms:
 
 - Words are runs of ``\\w`` joined by single dots (``3.5``, ``e.g``), the
-  expression NOTES.md section 5 asks for, so Markdown punctuation never
+  expression docs/dependencies.md explains, so Markdown punctuation never
   sticks to a word.
 - Inside a word, runs of Chinese, Japanese or Korean characters are cut out
   and indexed as overlapping character bigrams (Lucene's CJKAnalyzer does

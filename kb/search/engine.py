@@ -2,8 +2,8 @@
 
 Whoosh stores the index and parses queries, but its matchers walk the
 postings one document at a time in Python: a query of a few common words
-over 10,000 case studies took 0.3-2 s here (../shared/NOTES.md section 3
-saw the same). This module takes each term's postings once per index
+over a large index took seconds here (docs/search.md, "Measured quality
+and speed"). This module takes each term's postings once per index
 segment as arrays (from the segment's scoring postings file where the
 rebuild wrote one, kb.search.scoring_postings, otherwise decoded from
 Whoosh's blocks), keeps them while the segment lives, and evaluates the

@@ -2,7 +2,7 @@
 
 The HTML comes only from Whoosh's ``HtmlFormatter``, which escapes the text
 around and inside each match for element content (not for attributes:
-../shared/NOTES.md section 3), so the result is returned as ``Markup`` for
+docs/search.md), so the result is returned as ``Markup`` for
 templates to place between tags, never inside an attribute.
 
 Matches are found with the index's own analyzer (so a search for

@@ -1,6 +1,6 @@
 """Keeping the index true to the database through the change log.
 
-The design is ../shared/NOTES.md section 2. Every change to a case study
+The design is docs/change-log-and-index.md. Every change to a case study
 writes a ``change_log`` row in the same transaction. After a commit, and
 before a search that finds the index behind, the indexer applies the
 entries it has not applied yet, in sequence order and idempotently: it

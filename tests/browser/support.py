@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 AXE_SCRIPT = HERE / "node_modules" / "axe-core" / "axe.min.js"
 # Screenshots of failed tests; /test-artifacts/ is ignored by git.
 ARTIFACTS = HERE.parents[1] / "test-artifacts"
-# ../shared beside the repository, as in tests/conftest.py.
-SHARED = HERE.parents[2] / "shared"
+# The XSS payload corpus kept with the tests (tests/data/xss/README.md).
+XSS_PAYLOADS = HERE.parent / "data" / "xss" / "payloads.txt"
 
 
 def build_app(instance: Path, **settings) -> Flask:

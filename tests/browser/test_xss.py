@@ -1,4 +1,4 @@
-"""Cross-site scripting in a real browser, with every payload of ../shared/xss/payloads.txt.
+"""Cross-site scripting in a real browser, with every payload of tests/data/xss/payloads.txt.
 
 The corpus is stored through kb's services into every field people write
 (see ``xss_site.py``, and ``xss_features.py`` for collections, review,
@@ -40,7 +40,7 @@ from kb.sanitize import clean_text
 from kb.search import FACETS, MAX_FILTER_VALUE_CHARS
 from kb.search.query import normalise_query_text
 
-from .support import SHARED, LiveServer, build_app, log_in, served
+from .support import XSS_PAYLOADS, LiveServer, build_app, log_in, served
 from .xss_features import (
     WRITER_EMAIL,
     WRITER_PASSWORD,
@@ -67,10 +67,9 @@ from .xss_site import (
 
 pytestmark = pytest.mark.browser
 
-PAYLOAD_FILE = SHARED / "xss" / "payloads.txt"
 # Payloads per page of the positive control.
 CONTROL_BATCH = 60
-# The README of the corpus: about 200 run when rendered raw into an element.
+# Half of what tests/data/xss/README.md counts running when rendered raw into an element.
 CONTROL_LEAST_RUN = 100
 SEARCH_PER_PAGE = 20
 # Every city, term and case of a kind on one listing page.
@@ -84,9 +83,9 @@ COMPARED = 4
 
 
 def _payloads() -> list[str]:
-    if not PAYLOAD_FILE.is_file():
-        pytest.fail(f"the XSS payload corpus is missing: {PAYLOAD_FILE}")
-    return load_payloads(PAYLOAD_FILE)
+    if not XSS_PAYLOADS.is_file():
+        pytest.fail(f"the XSS payload corpus is missing: {XSS_PAYLOADS}")
+    return load_payloads(XSS_PAYLOADS)
 
 
 @pytest.fixture(scope="module")
