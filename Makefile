@@ -9,11 +9,13 @@ FLASK := $(BIN)/flask --app kb
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core by default; TEST_JOBS=0 runs in this process.
+TEST_JOBS ?= auto
 WORKERS ?= 3
 BIND ?= 127.0.0.1:8000
 NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))
 
-.PHONY: install run serve test clean
+.PHONY: install run serve test test-fast clean
 
 $(STAMP): setup.cfg pyproject.toml requirements.lock
 	@$(PYTHON) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
@@ -38,9 +40,13 @@ run: install
 serve: install
 	$(BIN)/gunicorn --config python:kb.gunicorn_conf --workers $(WORKERS) --bind $(BIND)
 
-## test: run the whole suite (PYTEST_ARGS='-k name' to narrow it)
+## test: run the whole suite over every core (PYTEST_ARGS='-k name' to narrow it)
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
+
+## test-fast: the quick part (no slow, browser or PostgreSQL-only tests), for every save
+test-fast: install
+	$(BIN)/python -m pytest -n $(TEST_JOBS) -m 'not slow and not browser and not postgres' $(PYTEST_ARGS)
 
 ## clean: remove .venv and build output (the instance folder is kept)
 clean:

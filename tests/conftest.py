@@ -138,6 +138,14 @@ def authorization_world(taxonomy, people):
     return member_world(taxonomy, people)
 
 
+@seed()
+def demo_network(app):
+    """The demo network as ``flask kb demo`` loads it; the command's output."""
+    result = app.test_cli_runner().invoke(args=["kb", "demo"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 @pytest.fixture
 def auth(client):
     """Login helpers bound to ``client``."""

@@ -1,8 +1,9 @@
 """Helpers for the tests that run kb under real gunicorn servers on PostgreSQL.
 
-Each such test gets a fresh PostgreSQL schema of its own inside the test
-database (``KB_TEST_DATABASE_URL``), so the servers' tables never meet the
-tables the other tests drop and create, and the schema is dropped at the end.
+Each such test gets a fresh PostgreSQL schema of its own inside the
+database ``KB_TEST_DATABASE_URL`` names (which the other tests only use to
+reach the server), so the servers' tables meet no other test's, whichever
+xdist worker runs it; the schema is dropped at the end.
 Client work runs in separate processes (:func:`submit_cases`), as real
 visitors would, talking HTTP to the servers.
 """

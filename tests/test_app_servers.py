@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from factories import PASSWORD
-from instances import TEST_DATABASE_URL
+from instances import BASE_DATABASE_URL
 from live_kb import (
     applied_and_latest,
     compare_index,
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 @pytest.fixture
 def database_url():
     """A fresh schema of the test database, dropped afterwards."""
-    with fresh_schema(TEST_DATABASE_URL) as url:
+    with fresh_schema(BASE_DATABASE_URL) as url:
         yield url
 
 

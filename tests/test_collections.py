@@ -750,10 +750,8 @@ def test_no_path_shows_a_private_collection_to_anyone_but_its_owner(app, client,
     assert client.get(f"/feeds/collections/{slug}.atom").status_code == 404
 
 
-def test_the_demo_has_a_featured_public_collection_and_a_network_one(app, client, runner):
-    result = runner.invoke(args=["kb", "demo"])
-    assert result.exit_code == 0, result.output
-    assert "2 collections" in result.output
+def test_the_demo_has_a_featured_public_collection_and_a_network_one(app, client, demo_network):
+    assert "2 collections" in demo_network
     with app.app_context():
         featured = collections.featured_collections(None)
         assert len(featured) == 1 and featured[0].is_public

@@ -50,22 +50,14 @@ DOCUMENTED_LOGINS = {
 }
 
 
-@pytest.fixture
-def loaded(app, runner):
-    """``app`` after a successful ``flask kb demo``; returns the command's output."""
-    result = runner.invoke(args=["kb", "demo"])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def _count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_demo_command_loads_the_network_and_prints_logins(app, loaded):
+def test_demo_command_loads_the_network_and_prints_logins(app, demo_network):
     for email, password in DOCUMENTED_LOGINS.values():
-        assert email in loaded and password in loaded
-    assert "http://127.0.0.1:5000/" in loaded
+        assert email in demo_network and password in demo_network
+    assert "http://127.0.0.1:5000/" in demo_network
     with app.app_context():
         cities = db.session.scalars(select(City)).all()
         assert {city.name for city in cities} == NETWORK
@@ -83,7 +75,7 @@ def test_demo_command_loads_the_network_and_prints_logins(app, loaded):
         assert _count(CaseStudy) >= 30
 
 
-def test_every_city_and_problem_has_published_case_studies(app, loaded):
+def test_every_city_and_problem_has_published_case_studies(app, demo_network):
     with app.app_context():
         published = CaseStudy.status == CaseStatus.PUBLISHED
         for city in db.session.scalars(select(City)):
@@ -99,7 +91,7 @@ def test_every_city_and_problem_has_published_case_studies(app, loaded):
         assert sum(count >= 2 for count in covered.values()) > len(covered) / 2, covered
 
 
-def test_case_studies_include_cjk_and_all_say_they_are_sample_data(app, loaded):
+def test_case_studies_include_cjk_and_all_say_they_are_sample_data(app, demo_network):
     cjk_ranges = {
         "zh": ("\u4e00", "\u9fff"),  # CJK unified ideographs
         "ja": ("\u3040", "\u30ff"),  # hiragana and katakana
@@ -118,7 +110,7 @@ def test_case_studies_include_cjk_and_all_say_they_are_sample_data(app, loaded):
             assert notice in case.body.lower(), f"{case.title!r} lacks {notice!r}"
 
 
-def test_case_studies_vary_and_went_through_the_services(app, loaded):
+def test_case_studies_vary_and_went_through_the_services(app, demo_network):
     with app.app_context():
         cases = db.session.scalars(select(CaseStudy)).all()
         assert {case.evidence_level for case in cases} >= set(EvidenceLevel)
@@ -143,7 +135,7 @@ def test_case_studies_vary_and_went_through_the_services(app, loaded):
         assert {case.id for case in cases} <= logged
 
 
-def test_published_demo_cases_are_public_and_drafts_stay_private(app, loaded, client, auth):
+def test_published_demo_cases_are_public_and_drafts_stay_private(app, demo_network, client, auth):
     with app.app_context():
         published = db.session.scalar(
             select(CaseStudy.slug).where(CaseStudy.status == CaseStatus.PUBLISHED,
@@ -159,7 +151,7 @@ def test_published_demo_cases_are_public_and_drafts_stay_private(app, loaded, cl
     assert client.get(draft_url).status_code == 200
 
 
-def test_each_demo_account_logs_in_with_its_documented_password(app, loaded, client, auth):
+def test_each_demo_account_logs_in_with_its_documented_password(app, demo_network, client, auth):
     with app.app_context():
         for role, (email, _password) in DOCUMENTED_LOGINS.items():
             user = db.session.scalar(select(User).where(User.email == email))
@@ -188,7 +180,7 @@ def test_demo_if_empty_loads_once_and_then_only_says_so(app, runner):
         assert demo.existing_data() == counts
 
 
-def test_plain_demo_on_a_loaded_instance_fails_and_changes_nothing(app, loaded, runner):
+def test_plain_demo_on_a_loaded_instance_fails_and_changes_nothing(app, demo_network, runner):
     with app.app_context():
         counts = demo.existing_data()
     result = runner.invoke(args=["kb", "demo"])
@@ -211,7 +203,7 @@ def test_if_empty_leaves_an_instance_with_its_own_users_alone(app, runner):
         assert _count(City) == 0 and _count(CaseStudy) == 0 and _count(User) == 1
 
 
-def test_a_demo_login_whose_password_was_changed_is_not_printed(app, loaded, runner):
+def test_a_demo_login_whose_password_was_changed_is_not_printed(app, demo_network, runner):
     with app.app_context():
         admin = db.session.scalar(select(User).where(User.email == "admin@demo.kb"))
         admin.set_password("a private new password")

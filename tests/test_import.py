@@ -605,8 +605,7 @@ def test_the_curate_page_links_to_the_import(facilitator_client):
 
 @pytest.mark.parametrize("ending", ["jsonl", "csv"])
 def test_the_example_files_download_and_import_cleanly_into_the_demo(app, runner, client, auth,
-                                                                      ending):
-    assert runner.invoke(args=["kb", "demo"]).exit_code == 0
+                                                                      demo_network, ending):
     auth.login("facilitator@demo.kb", "demo-facilitator-pass")
 
     response = client.get(f"/curate/import/example.{ending}")

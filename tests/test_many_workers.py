@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from factories import PASSWORD
-from instances import TEST_DATABASE_URL
+from instances import BASE_DATABASE_URL
 from live_kb import (
     ClientReport,
     compare_index,
@@ -53,7 +53,7 @@ CATCH_LOCK_HOLDER_SECONDS = 60.0
 @pytest.fixture
 def database_url():
     """A fresh schema of the test database, dropped afterwards."""
-    with fresh_schema(TEST_DATABASE_URL) as url:
+    with fresh_schema(BASE_DATABASE_URL) as url:
         yield url
 
 
