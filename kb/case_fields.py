@@ -98,8 +98,9 @@ class CaseField:
     missing: str = ""
     # What the form's label says instead of ``label`` (for a longer prompt).
     prompt: str = ""
-    # Help shown under the form's input.
+    # Help shown under the form's input, and in the API's schema.
     hint: str = ""
+    api_hint: str = ""
     # The ``(value, label)`` pairs of a choice, and the label of choosing none.
     choices: tuple[tuple[str, str], ...] = ()
     unset: str = ""
@@ -152,6 +153,7 @@ FIELDS: tuple[CaseField, ...] = (
         "summary", "Summary", Kind.PARAGRAPH, max_length=SUMMARY_MAX,
         missing="A one-paragraph summary is required.",
         hint="One paragraph: what was done, where, and with what result.",
+        api_hint="One paragraph.",
         described="One paragraph on what was done and what came of it.",
         searched=Searched("summary", weight=2.0), history=Shown(20),
         compared=Shown(60, "Approach (summary)", "approach", section="practice"),
@@ -160,6 +162,7 @@ FIELDS: tuple[CaseField, ...] = (
     CaseField(
         "city", "City", Kind.CITY, written_as="city_id",
         missing="Choose the city this practice comes from.",
+        api_hint="Slug of the city the practice comes from.",
         described="Slug of the city the practice comes from, e.g. toronto.",
         searched=Searched("labels"), history=Shown(30),
         compared=Shown(10, section="place"), collected=Shown(10),
@@ -176,6 +179,7 @@ FIELDS: tuple[CaseField, ...] = (
         missing="Choose at least one problem of practice.",
         prompt="Problems of practice (choose at least one)",
         described="Slugs of the problems of practice it addresses (at least one).",
+        api_hint="Slugs of the problems of practice it addresses (at least one).",
         searched=Searched("labels"), history=Shown(40),
         compared=Shown(10, section="practice"), collected=Shown(30),
     ),
@@ -183,6 +187,7 @@ FIELDS: tuple[CaseField, ...] = (
         "contexts", "Adaptation contexts", Kind.TERMS, max_length=TERMS_MAX,
         written_as="context_ids",
         prompt="Adaptation contexts: what the practice depends on",
+        api_hint="Slugs of the adaptation contexts it depends on.",
         described="Slugs of the adaptation contexts it depends on; a new one is written "
                   "kind:slug, e.g. funding:public-funding.",
         searched=Searched("labels"), history=Shown(50), compared=Shown(20, section="practice"),
@@ -237,6 +242,7 @@ FIELDS: tuple[CaseField, ...] = (
     CaseField(
         "year_end", "Last year active", Kind.YEAR,
         hint="Leave empty while the practice is still running.",
+        api_hint="Leave out or null while it is still running.",
         default=None, described="The last year it ran; empty while it still runs.",
     ),
     CaseField(
@@ -275,6 +281,37 @@ def too_long(spec: CaseField, limit: int) -> str:
 def text_limit(spec: CaseField, markdown_max: int) -> int:
     """The most characters a text of ``spec`` may hold, ``markdown_max`` for Markdown sections."""
     return markdown_max if spec.max_length is None else spec.max_length
+
+
+def choice_label(spec: CaseField, value) -> str:
+    """How people read ``value`` (a member, a stored string or None) of the choice ``spec``."""
+    value = value.value if isinstance(value, enum.Enum) else value
+    return dict(spec.choices).get(value, spec.unset) if value else spec.unset
+
+
+def case_value(spec: CaseField, case, *, readable: bool = True) -> object:
+    """The value of ``spec`` on the case study ``case``: as people read it, or as stored.
+
+    ``readable``: names of the city and terms, labels of choices, and a year
+    as the whole span the case study ran. Otherwise slugs and stored choice
+    values, as the import format writes them. Sources are ``{"label",
+    "url"}`` dicts either way.
+    """
+    value = getattr(case, spec.name)
+    attribute = "name" if readable else "slug"
+    if spec.kind is Kind.CITY:
+        return getattr(value, attribute)
+    if spec.kind is Kind.TERMS:
+        return [getattr(term, attribute) for term in value]
+    if spec.kind is Kind.SOURCES:
+        return [{"label": source.label, "url": source.url} for source in value]
+    if spec.kind is Kind.CHOICE:
+        if readable:
+            return choice_label(spec, value)
+        return value.value if isinstance(value, enum.Enum) else value or ""
+    if spec.kind is Kind.YEAR and readable:
+        return case.years_label
+    return value
 
 
 def rows(surface: str, extra: dict[str, Shown] | None = None) -> list[tuple[str, Shown]]:
