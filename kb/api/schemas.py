@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from kb import case_fields
 from kb import search as search_index
-from kb.case_fields import MESSAGE_MAX, CaseField, Kind
+from kb.case_fields import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MESSAGE_MAX,
+    SHORT_TEXT_MAX,
+    URL_MAX,
+    CaseField,
+    Kind,
+)
 from kb.models import (
     LANGUAGES,
     AdaptationContext,
@@ -41,12 +49,6 @@ from kb.models import (
 from kb.models import Adaptation as AdaptationRow
 from kb.models import City as CityRow
 from kb.services import case_studies, policy
-from kb.services.case_studies import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
-    SHORT_TEXT_MAX,
-    URL_MAX,
-)
 from kb.services.collections import MAX_ITEMS as COLLECTION_MAX_ITEMS
 from kb.services.collections import TITLE_MAX as COLLECTION_TITLE_MAX
 from kb.services.review import COMMENT_MAX

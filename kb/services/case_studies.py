@@ -26,8 +26,6 @@ from kb.case_fields import (
     MESSAGE_MAX,
     SHORT_TEXT_MAX,
     SOURCES_MAX,
-    SUMMARY_MAX,
-    TITLE_MAX,
     URL_MAX,
     Kind,
 )
