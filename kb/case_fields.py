@@ -117,6 +117,7 @@ class CaseField:
 
     @property
     def required(self) -> bool:
+        """True when a case study cannot be saved without it."""
         return bool(self.missing)
 
     @property
@@ -133,6 +134,7 @@ class CaseField:
 
     @property
     def choice_values(self) -> tuple[str, ...]:
+        """The values a choice may take, as stored."""
         return tuple(value for value, _ in self.choices)
 
 

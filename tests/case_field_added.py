@@ -80,6 +80,7 @@ def seed() -> dict:
 
 
 def case_named(title: str) -> CaseStudy:
+    """The case study titled ``title``."""
     from kb.extensions import db
 
     return db.session.scalar(select(CaseStudy).where(CaseStudy.title == title))

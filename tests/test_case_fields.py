@@ -42,6 +42,7 @@ def case_input(taxonomy, **overrides) -> case_studies.CaseInput:
 
 @pytest.fixture
 def member(app_ctx, people) -> User:
+    """The member of ``people``, who writes case studies."""
     return db.session.get(User, people["member"])
 
 
