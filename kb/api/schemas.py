@@ -7,7 +7,8 @@ a string is refused) and forbid unknown fields; the fields a client may
 never set are listed in :data:`READ_ONLY_CASE_FIELDS` so that the error
 says why. Limits repeat the services' own (imported from them), so most
 bad input is refused by the schema before a service sees it; the services
-still check everything.
+still check everything. A case study's fields, and their limits, come from
+:data:`kb.case_fields.FIELDS`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from typing import Annotated, ClassVar, Literal
 from flask import url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from kb import case_fields
 from kb import search as search_index
+from kb.case_fields import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MESSAGE_MAX,
+    SHORT_TEXT_MAX,
+    URL_MAX,
+    CaseField,
+    Kind,
+)
 from kb.models import (
     LANGUAGES,
     AdaptationContext,
@@ -38,12 +49,6 @@ from kb.models import (
 from kb.models import Adaptation as AdaptationRow
 from kb.models import City as CityRow
 from kb.services import case_studies, policy
-from kb.services.case_studies import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
-    SHORT_TEXT_MAX,
-    SOURCES_MAX,
-)
 from kb.services.collections import MAX_ITEMS as COLLECTION_MAX_ITEMS
 from kb.services.collections import TITLE_MAX as COLLECTION_TITLE_MAX
 from kb.services.review import COMMENT_MAX
@@ -255,7 +260,7 @@ class SourceIn(RequestModel):
     """A link to where a case study's facts come from."""
 
     label: Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX)] = ""
-    url: Annotated[str, StringConstraints(min_length=1, max_length=2000,
+    url: Annotated[str, StringConstraints(min_length=1, max_length=URL_MAX,
                                           pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/$.?#][^\s]*$")] = Field(
         description="An http:// or https:// address.")
 
@@ -312,23 +317,24 @@ class PendingEdit(ResponseModel):
     updated_at: datetime
 
 
-class CaseDetail(CaseSummary):
-    """Every field of a case study."""
+# The texts of a case study that lists leave out.
+_DETAIL_TEXTS = tuple(spec for spec in case_fields.TEXT_FIELDS
+                      if spec.name not in CaseSummary.model_fields)
 
-    contexts: list[ContextRef]
-    body: Markdown
-    implementation: Markdown
-    outcomes: Markdown
-    cost_notes: Markdown
-    enablers: Markdown
-    barriers: Markdown
-    contact: str
-    sources: list[Source]
-    author: AuthorRef
-    created_at: datetime
-    citations: Citations
-    pending_edit: PendingEdit | None = Field(
-        description="Shown to the author and curators only; otherwise always null.")
+CaseDetail = create_model(
+    "CaseDetail",
+    __base__=CaseSummary,
+    __doc__="Every field of a case study.",
+    contexts=(list[ContextRef], ...),
+    **{spec.name: (Markdown if spec.kind is Kind.MARKDOWN else str, ...)
+       for spec in _DETAIL_TEXTS},
+    sources=(list[Source], ...),
+    author=(AuthorRef, ...),
+    created_at=(datetime, ...),
+    citations=(Citations, ...),
+    pending_edit=(PendingEdit | None, Field(
+        description="Shown to the author and curators only; otherwise always null.")),
+)
 
 
 class CasePage(ResponseModel):
@@ -366,8 +372,7 @@ def case_detail(case: CaseStudy, viewer: User | None) -> CaseDetail:
     return CaseDetail(
         **_summary_fields(case),
         contexts=[context_ref(c) for c in case.contexts],
-        **{name: getattr(case, name) for name in
-           ("body", "implementation", "outcomes", "cost_notes", "enablers", "barriers", "contact")},
+        **{spec.name: getattr(case, spec.name) for spec in _DETAIL_TEXTS},
         sources=[Source(label=s.label, url=s.url) for s in case.sources],
         author=AuthorRef(name=case.author.name),
         created_at=case.created_at,
@@ -404,14 +409,46 @@ READ_ONLY_CASE_FIELDS = {
 NEW_CASE_READ_ONLY = {"version": "A new case study starts at version 1; leave `version` out."}
 
 
-class CaseInput(RequestModel):
-    """A new case study. It is saved as a draft written by the caller.
+def _text_type(spec: CaseField):
+    if spec.kind is Kind.MARKDOWN:
+        return Markdown
+    limit = StringConstraints(max_length=spec.max_length)
+    return Annotated[str, Required, limit] if spec.required else Annotated[str, limit]
 
-    Terms and the city are given by slug. The fields kb keeps itself
-    (`id`, `slug`, `status`, `author`, `version`, the dates and the links)
-    are refused with a 422, never applied.
-    """
 
+def _choice_type(spec: CaseField):
+    values = Literal[spec.choice_values]
+    return values | None if spec.default is None else values
+
+
+def _terms_type(spec: CaseField):
+    at_least = {"min_length": 1} if spec.required else {}
+    return Annotated[list[Slug], Field(**at_least, max_length=spec.max_length)]
+
+
+# The type of each kind of field in a request.
+_REQUEST_TYPES = {
+    Kind.LINE: _text_type, Kind.PARAGRAPH: _text_type, Kind.MARKDOWN: _text_type,
+    Kind.CITY: lambda spec: Slug, Kind.CHOICE: _choice_type, Kind.TERMS: _terms_type,
+    Kind.YEAR: lambda spec: Year | None,
+    Kind.SOURCES: lambda spec: Annotated[list[SourceIn], Field(max_length=spec.max_length)],
+}
+
+
+def _request_field(spec: CaseField) -> tuple:
+    """The request-body field of ``spec``: its type, and its default unless it is required."""
+    kind_type = _REQUEST_TYPES[spec.kind](spec)
+    if spec.required:
+        default = ...
+    elif spec.kind in (Kind.TERMS, Kind.SOURCES):
+        default = []
+    else:
+        default = "" if spec.kind in case_fields.TEXT_KINDS else spec.default
+    # A field without a hint keeps the description its type carries (Markdown's).
+    return (kind_type, Field(default, description=spec.api_hint) if spec.api_hint else default)
+
+
+class _NewCase(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "title": "Employer-led apprenticeship pathways",
         "summary": "Employers co-design two-year apprenticeships with upper-secondary schools.",
@@ -425,29 +462,20 @@ class CaseInput(RequestModel):
     }]})
     read_only: ClassVar[dict[str, str]] = {**READ_ONLY_CASE_FIELDS, **NEW_CASE_READ_ONLY}
 
-    title: Annotated[str, Required, StringConstraints(max_length=case_studies.TITLE_MAX)]
-    summary: Annotated[str, Required, StringConstraints(max_length=case_studies.SUMMARY_MAX)] = Field(
-        description="One paragraph.")
-    city: Slug = Field(description="Slug of the city the practice comes from.")
-    education_level: EducationLevelValue
-    problems: Annotated[list[Slug], Field(min_length=1, max_length=50)] = Field(
-        description="Slugs of the problems of practice it addresses (at least one).")
-    contexts: Annotated[list[Slug], Field(max_length=50)] = Field(
-        [], description="Slugs of the adaptation contexts it depends on.")
-    body: Markdown = ""
-    implementation: Markdown = ""
-    outcomes: Markdown = ""
-    cost_notes: Markdown = ""
-    enablers: Markdown = ""
-    barriers: Markdown = ""
-    contact: Annotated[str, StringConstraints(max_length=SHORT_TEXT_MAX)] = ""
-    language: LanguageValue = "en"
-    year_start: Year | None = None
-    year_end: Year | None = Field(None, description="Leave out or null while it is still running.")
-    evidence_level: EvidenceLevelValue | None = None
-    sources: Annotated[list[SourceIn], Field(max_length=SOURCES_MAX)] = []
-    message: Annotated[str, StringConstraints(max_length=500)] = Field(
-        "", description="What this save changed, kept with the revision.")
+
+CaseInput = create_model(
+    "CaseInput",
+    __base__=_NewCase,
+    __doc__=(
+        "A new case study. It is saved as a draft written by the caller.\n\n"
+        "Terms and the city are given by slug. The fields kb keeps itself\n"
+        "(`id`, `slug`, `status`, `author`, `version`, the dates and the links)\n"
+        "are refused with a 422, never applied."
+    ),
+    **{spec.name: _request_field(spec) for spec in case_fields.FIELDS},
+    message=(Annotated[str, StringConstraints(max_length=MESSAGE_MAX)], Field(
+        "", description="What this save changed, kept with the revision.")),
+)
 
 
 def _omit_default(schema: dict) -> None:

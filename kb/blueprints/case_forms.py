@@ -4,11 +4,13 @@ The form checks only what it must to build a ``CaseInput`` (numbers are
 numbers, choices come from the lists); what a case study needs (a title, a
 city, at least one problem...) is the service's rule, and its
 :class:`~kb.errors.ValidationError` messages are put back on these fields
-by :meth:`kb.blueprints.forms.ServiceForm.show_errors`.
+by :meth:`kb.blueprints.forms.ServiceForm.show_errors`. Its inputs are made
+from :data:`kb.case_fields.FIELDS`, one for each field, by the field's kind.
 """
 
 from __future__ import annotations
 
+import types
 from dataclasses import asdict
 
 from wtforms import (
@@ -23,21 +25,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from kb import case_fields
 from kb.blueprints.forms import ServiceForm
-from kb.models import LANGUAGES, CaseStudy, ContextKind, EducationLevel, EvidenceLevel
-from kb.services.case_studies import TITLE_MAX, CaseInput, FormChoices
+from kb.case_fields import MESSAGE_MAX, CaseField, Kind
+from kb.models import CaseStudy, ContextKind
+from kb.services.case_studies import CaseInput, FormChoices
 
-MESSAGE_MAX = 500
 # The long texts written in Markdown, with their labels, in the order shown.
-MARKDOWN_SECTIONS: dict[str, str] = {
-    "body": "Description",
-    "implementation": "Implementation steps",
-    "outcomes": "Outcomes and evidence",
-    "cost_notes": "Cost notes",
-    "enablers": "Enablers",
-    "barriers": "Barriers",
-}
-_MARKDOWN_HINT = "Markdown: **bold**, *italic*, [link text](https://…), lists with “- ”."
+MARKDOWN_SECTIONS: dict[str, str] = case_fields.markdown_sections()
 _CHOOSE_FROM_LIST = "Choose from the list."
 _DAMAGED = "The form was damaged; open the case study again and redo your changes."
 
@@ -55,22 +50,49 @@ def _optional_int(value) -> int | None:
     return int(value)
 
 
-def _year_field(label: str, hint: str) -> IntegerField:
+def _line_input(spec: CaseField) -> StringField:
+    return StringField(spec.form_label, description=spec.hint,
+                       render_kw={"maxlength": spec.max_length} if spec.max_length else None)
+
+
+def _paragraph_input(spec: CaseField) -> TextAreaField:
+    return TextAreaField(spec.form_label, description=spec.hint, render_kw={"rows": 4})
+
+
+def _markdown_input(spec: CaseField) -> TextAreaField:
+    return TextAreaField(spec.form_label, description=case_fields.MARKDOWN_HINT)
+
+
+def _offered_input(field_class, coerce):
+    """A maker of inputs of ``field_class`` whose choices :meth:`CaseForm.offer` gives."""
+    def make(spec: CaseField):
+        return field_class(
+            spec.form_label, coerce=coerce,
+            invalid_value_message=_CHOOSE_FROM_LIST, invalid_choice_message=_CHOOSE_FROM_LIST,
+        )
+    return make
+
+
+def _choice_input(spec: CaseField) -> SelectField:
+    return SelectField(
+        spec.form_label, choices=_options(spec.choices, spec.unset or None),
+        description=spec.hint, default=spec.default or "", invalid_choice_message=_CHOOSE_FROM_LIST,
+    )
+
+
+def _year_input(spec: CaseField) -> IntegerField:
     return IntegerField(
-        label, validators=[Optional()], description=hint,
+        spec.form_label, validators=[Optional()], description=spec.hint,
         invalid_value_message="Give a year as a number, for example 2018.",
     )
 
 
-def _term_field(label: str) -> SelectMultipleField:
-    return SelectMultipleField(
-        label, coerce=int,
-        invalid_value_message=_CHOOSE_FROM_LIST, invalid_choice_message=_CHOOSE_FROM_LIST,
-    )
-
-
-def _markdown_field(name: str) -> TextAreaField:
-    return TextAreaField(MARKDOWN_SECTIONS[name], description=_MARKDOWN_HINT)
+_INPUTS = {
+    Kind.LINE: _line_input, Kind.PARAGRAPH: _paragraph_input, Kind.MARKDOWN: _markdown_input,
+    Kind.CITY: _offered_input(SelectField, _optional_int), Kind.CHOICE: _choice_input,
+    Kind.TERMS: _offered_input(SelectMultipleField, int),
+    Kind.YEAR: _year_input, Kind.SOURCES: _paragraph_input,
+}
 
 
 def parse_sources(text: str | None) -> list[tuple[str, str]]:
@@ -90,52 +112,29 @@ def format_sources(sources: list[tuple[str, str]]) -> str:
     return "\n".join(f"{label} | {url}" if label else url for label, url in sources)
 
 
-class CaseForm(ServiceForm):
+def _typed(spec: CaseField, data):
+    """What the input of ``spec`` sent, as the service's ``CaseInput`` holds it."""
+    if spec.kind in (Kind.CITY, Kind.YEAR):
+        return data
+    if spec.kind is Kind.TERMS:
+        return list(data or [])
+    if spec.kind is Kind.SOURCES:
+        return parse_sources(data)
+    # An unrated choice is None; every other empty input is an empty text.
+    return data or (None if spec.kind is Kind.CHOICE and spec.default is None else "")
+
+
+# One input for each field of a case study, named as CaseInput names it.
+_CaseFieldInputs = types.new_class(
+    "_CaseFieldInputs", (ServiceForm,),
+    exec_body=lambda body: body.update(
+        {spec.input_name: _INPUTS[spec.kind](spec) for spec in case_fields.FIELDS}),
+)
+
+
+class CaseForm(_CaseFieldInputs):
     """A new case study. Field names are the :class:`CaseInput` attribute names."""
 
-    title = StringField("Title (required)", render_kw={"maxlength": TITLE_MAX})
-    summary = TextAreaField(
-        "Summary (required)",
-        description="One paragraph: what was done, where, and with what result.",
-        render_kw={"rows": 4},
-    )
-    city_id = SelectField(
-        "City (required)", coerce=_optional_int,
-        invalid_value_message=_CHOOSE_FROM_LIST, invalid_choice_message=_CHOOSE_FROM_LIST,
-    )
-    education_level = SelectField(
-        "Education level (required)",
-        choices=_options(((lvl.value, lvl.label) for lvl in EducationLevel), "Choose a level…"),
-        default="", invalid_choice_message=_CHOOSE_FROM_LIST,
-    )
-    language = SelectField(
-        "Language of the text", choices=_options(LANGUAGES.items()), default="en",
-        invalid_choice_message=_CHOOSE_FROM_LIST,
-    )
-    year_start = _year_field("First year active", "For example 2016.")
-    year_end = _year_field("Last year active", "Leave empty while the practice is still running.")
-    evidence_level = SelectField(
-        "Strength of the evidence",
-        choices=_options(((lvl.value, lvl.label) for lvl in EvidenceLevel), "Not rated"),
-        description="Descriptive is weakest, experimental strongest.",
-        default="", invalid_choice_message=_CHOOSE_FROM_LIST,
-    )
-    problem_ids = _term_field("Problems of practice (choose at least one)")
-    context_ids = _term_field("Adaptation contexts: what the practice depends on")
-    body = _markdown_field("body")
-    implementation = _markdown_field("implementation")
-    outcomes = _markdown_field("outcomes")
-    cost_notes = _markdown_field("cost_notes")
-    enablers = _markdown_field("enablers")
-    barriers = _markdown_field("barriers")
-    contact = StringField(
-        "Contact", description="Who to ask about this practice (name, office or email)."
-    )
-    sources = TextAreaField(
-        "Sources",
-        description="One per line: “label | https://…”, or just the web address.",
-        render_kw={"rows": 4},
-    )
     message = StringField(
         "What changed (revision message)", validators=[Length(max=MESSAGE_MAX)],
         render_kw={"maxlength": MESSAGE_MAX},
@@ -163,21 +162,8 @@ class CaseForm(ServiceForm):
 
     def case_input(self) -> CaseInput:
         """What was typed, as the service takes it."""
-        return CaseInput(
-            title=self.title.data or "",
-            summary=self.summary.data or "",
-            city_id=self.city_id.data,
-            education_level=self.education_level.data or "",
-            language=self.language.data or "",
-            year_start=self.year_start.data,
-            year_end=self.year_end.data,
-            evidence_level=self.evidence_level.data or None,
-            problem_ids=list(self.problem_ids.data or []),
-            context_ids=list(self.context_ids.data or []),
-            sources=parse_sources(self.sources.data),
-            contact=self.contact.data or "",
-            **{name: getattr(self, name).data or "" for name in MARKDOWN_SECTIONS},
-        )
+        return CaseInput(**{spec.input_name: _typed(spec, self[spec.input_name].data)
+                            for spec in case_fields.FIELDS})
 
 
 class EditCaseForm(CaseForm):

@@ -43,6 +43,7 @@ from sqlalchemy import event, literal, select, union_all
 from sqlalchemy.orm import defer, joinedload, raiseload, selectinload
 from whoosh import query as wq
 
+from kb import case_fields
 from kb.extensions import db
 from kb.models import (
     LANGUAGES,
@@ -609,8 +610,7 @@ def _highlights(searcher, engine: Engine, parsed: ParsedQuery,
 # Loading rows, related cases ---------------------------------------------
 
 # The Markdown texts, most of a case study's bytes: result lists never show them.
-_LONG_TEXTS = (CaseStudy.body, CaseStudy.implementation, CaseStudy.outcomes,
-               CaseStudy.cost_notes, CaseStudy.enablers, CaseStudy.barriers)
+_LONG_TEXTS = tuple(getattr(CaseStudy, spec.name) for spec in case_fields.MARKDOWN_FIELDS)
 
 
 def _in_order_of(ids: list[int], load: Callable[[list[int]], Iterable]) -> list:

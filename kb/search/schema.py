@@ -2,7 +2,8 @@
 
 Full-text fields hold plain text made from the Markdown by
 :func:`kb.sanitize.markdown_to_text` (never HTML), stored so snippets can be
-highlighted without a database round trip. Vocabulary and level fields are
+highlighted without a database round trip. Which case-study fields each
+holds is declared in :data:`kb.case_fields.FIELDS` (``searched``). Vocabulary and level fields are
 slugs, indexed for ``field:value`` queries and kept in columns, which is
 where facet counts, visibility and sorting read them from.
 """
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from whoosh import columns
 from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 
+from kb import case_fields
+from kb.case_fields import Kind
 from kb.models import CaseStatus, CaseStudy
 from kb.sanitize import markdown_to_text
 from kb.search.analysis import fold_latin, slug_analyzer, text_analyzer
@@ -27,9 +30,21 @@ SCHEMA_VERSION = 2
 # The document holding the index's own state (see kb.search.indexer).
 STATE_DOC_ID = "__state__"
 
-# Full-text fields, in the order snippets are looked for.
-SNIPPET_FIELDS = ("summary", "body", "implementation", "outcomes", "other")
-TEXT_FIELDS = ("title", *SNIPPET_FIELDS, "labels")
+# The case-study fields the index holds.
+_SEARCHED = tuple(spec for spec in case_fields.FIELDS if spec.searched)
+
+
+def _index_fields(kinds) -> tuple[str, ...]:
+    """The full-text fields holding case-study fields of ``kinds``, in the registry's order."""
+    return tuple(dict.fromkeys(spec.searched.index_field for spec in _SEARCHED
+                               if spec.kind in kinds))
+
+
+# Full-text fields, in the order snippets are looked for: the title is
+# shown anyway, and the names of the city and terms are labels, not prose.
+SNIPPET_FIELDS = _index_fields({Kind.PARAGRAPH, Kind.MARKDOWN})
+TEXT_FIELDS = (*_index_fields({Kind.LINE}), *SNIPPET_FIELDS,
+               *_index_fields({Kind.CITY, Kind.TERMS}))
 
 # The facets the search page offers: name -> index field.
 FACET_FIELDS = {
@@ -119,28 +134,29 @@ def lineage_values(case: CaseStudy) -> list[str]:
     return values
 
 
+def _indexed_texts(spec: case_fields.CaseField, case: CaseStudy) -> list[str]:
+    """The plain texts the index holds of ``spec`` on ``case``."""
+    if spec.kind is Kind.MARKDOWN:
+        return [markdown_to_text(getattr(case, spec.name))]
+    read = case_fields.case_value(spec, case)
+    return read if isinstance(read, list) else [read]
+
+
+def _full_texts(case: CaseStudy) -> dict[str, str]:
+    """Each full-text field of ``case``: its fields' texts, one per line, empty ones left out."""
+    texts: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
+    for spec in _SEARCHED:
+        texts[spec.searched.index_field].extend(_indexed_texts(spec, case))
+    return {name: "\n".join(text for text in found if text) for name, found in texts.items()}
+
+
 def case_document(case: CaseStudy) -> CaseDocument:
     """The index document of ``case`` (its city, problems, contexts and links loaded)."""
     problems = [p.slug for p in case.problems]
     contexts = [c.slug for c in case.contexts]
-    other = "\n".join(
-        text for text in (markdown_to_text(case.cost_notes), markdown_to_text(case.enablers),
-                          markdown_to_text(case.barriers)) if text
-    )
-    labels = "\n".join([
-        case.city.name,
-        *(p.name for p in case.problems),
-        *(c.name for c in case.contexts),
-    ])
     fields = {
         "id": str(case.id),
-        "title": case.title,
-        "summary": case.summary,
-        "body": markdown_to_text(case.body),
-        "implementation": markdown_to_text(case.implementation),
-        "outcomes": markdown_to_text(case.outcomes),
-        "other": other,
-        "labels": labels,
+        **_full_texts(case),
         "city": case.city.slug,
         "problem": " ".join(problems),
         "context": " ".join(contexts),

@@ -1,7 +1,8 @@
 """Bulk import of case studies from JSON Lines or CSV, and their export in the same format.
 
 The format is documented in README.md ("Bulk import and export"); the
-columns are :data:`COLUMNS`. Each row becomes one new case study, written
+columns are :data:`COLUMNS`: one for each of :data:`kb.case_fields.FIELDS`,
+then the status. Each row becomes one new case study, written
 through :func:`kb.services.case_studies.create_case` exactly as the web
 form writes one: the same validation, sanitizer, revision, change log and
 search index. Cities and vocabulary terms are named by slug.
@@ -38,6 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from kb import case_fields
+from kb.case_fields import MESSAGE_MAX, CaseField, Kind
 from kb.csvsafe import csv_document, spreadsheet_value
 from kb.errors import (
     Conflict,
@@ -48,13 +51,10 @@ from kb.errors import (
 )
 from kb.extensions import db
 from kb.models import (
-    LANGUAGES,
     AdaptationContext,
     CaseStudy,
     City,
     ContextKind,
-    EducationLevel,
-    EvidenceLevel,
     ProblemOfPractice,
     User,
 )
@@ -72,6 +72,7 @@ MAX_PROBLEMS = 100
 # Separates terms in a CSV cell; sources go one per line.
 TERM_SEPARATOR = ";"
 STATUSES = ("draft", "submitted", "published")
+_IMPORTED_FROM = "Imported from "
 
 # Kinds of column, which decide how a value is read and written.
 LINE = "line"  # one line of text
@@ -95,37 +96,29 @@ class Column:
     default: str = ""
 
 
+# The column kind of each kind of case-study field.
+_COLUMN_KINDS = {
+    Kind.LINE: LINE, Kind.PARAGRAPH: TEXT, Kind.MARKDOWN: TEXT, Kind.CITY: SLUG,
+    Kind.CHOICE: CHOICE, Kind.TERMS: TERMS, Kind.YEAR: YEAR, Kind.SOURCES: SOURCES,
+}
+
+
+def _field_column(spec: CaseField) -> Column:
+    """The import column of a case-study field; an unrated choice is an empty cell."""
+    unset = ("",) if spec.kind is Kind.CHOICE and spec.default is None else ()
+    return Column(spec.name, _COLUMN_KINDS[spec.kind], spec.described, required=spec.required,
+                  choices=(*unset, *spec.choice_values), default=spec.default or "")
+
+
 COLUMNS: tuple[Column, ...] = (
-    Column("title", LINE, "The case study's title.", required=True),
-    Column("summary", TEXT, "One paragraph on what was done and what came of it.", required=True),
-    Column("city", SLUG, "Slug of the city the practice comes from, e.g. toronto.", required=True),
-    Column("education_level", CHOICE, "Where in the system the practice runs.", required=True,
-           choices=tuple(level.value for level in EducationLevel)),
-    Column("problems", TERMS, "Slugs of the problems of practice it addresses (at least one).",
-           required=True),
-    Column("contexts", TERMS, "Slugs of the adaptation contexts it depends on; a new one is "
-           "written kind:slug, e.g. funding:public-funding."),
-    Column("body", TEXT, "The case study in Markdown."),
-    Column("implementation", TEXT, "Implementation steps, in Markdown."),
-    Column("outcomes", TEXT, "Outcomes and evidence, in Markdown."),
-    Column("cost_notes", TEXT, "Cost, in Markdown."),
-    Column("enablers", TEXT, "What helped, in Markdown."),
-    Column("barriers", TEXT, "What stood in the way, in Markdown."),
-    Column("contact", LINE, "Whom to ask about it."),
-    Column("language", CHOICE, "The language it is written in.", choices=tuple(LANGUAGES),
-           default="en"),
-    Column("year_start", YEAR, "The first year it ran."),
-    Column("year_end", YEAR, "The last year it ran; empty while it still runs."),
-    Column("evidence_level", CHOICE, "Strength of the evidence of impact; empty if not rated.",
-           choices=("", *(level.value for level in EvidenceLevel))),
-    Column("sources", SOURCES, "Web addresses of its sources, each with an optional label."),
+    *(_field_column(spec) for spec in case_fields.FIELDS),
     Column("status", CHOICE, "Where it enters the review workflow; a draft by default.",
            choices=STATUSES, default="draft"),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 _BY_NAME = {column.name: column for column in COLUMNS}
 # The case-study service names some fields by what the form holds.
-_SERVICE_FIELDS = {"city_id": "city", "problem_ids": "problems", "context_ids": "contexts"}
+_SERVICE_FIELDS = {spec.input_name: spec.name for spec in case_fields.FIELDS}
 _SOURCE_LINE = re.compile(r"^(.*?)\s*<([^<>\s]+)>$")
 
 
@@ -684,7 +677,9 @@ def _import(user: User, rows: list[ParsedRow], problems: _Problems, *, create_te
     terms = _create_terms(user, resolver, problems, report)
     if problems.found:
         return report
-    message = f"Imported from {source_name}" if source_name else "Imported"
+    # A file's name can be longer than a revision message may be.
+    message = (_IMPORTED_FROM + shown(source_name, MESSAGE_MAX - len(_IMPORTED_FROM))
+               if source_name else "Imported")
     for row, city_id, slugs in resolved:
         try:
             case = _create_case(user, row, city_id, slugs, terms, problems, max_text, message,
@@ -733,21 +728,19 @@ def _create_case(user: User, row: ParsedRow, city_id: int | None, slugs: dict[st
                  message: str, as_operator: bool) -> CaseStudy | None:
     values = row.values
 
-    def text(name: str) -> str:
-        return values.get(name) or ""
+    def typed(spec: CaseField):
+        value = values.get(spec.name)
+        if spec.kind is Kind.CITY:
+            return city_id
+        if spec.kind is Kind.TERMS:
+            return [terms[spec.name][slug] for slug in slugs[spec.name]]
+        if spec.kind is Kind.SOURCES:
+            return list(value or [])
+        if spec.kind is Kind.YEAR:
+            return value
+        return value or ("" if spec.required else spec.default)
 
-    data = CaseInput(
-        title=text("title"), summary=text("summary"), city_id=city_id,
-        education_level=text("education_level"),
-        body=text("body"), implementation=text("implementation"), outcomes=text("outcomes"),
-        cost_notes=text("cost_notes"), enablers=text("enablers"), barriers=text("barriers"),
-        contact=text("contact"), language=values.get("language") or "en",
-        year_start=values.get("year_start"), year_end=values.get("year_end"),
-        evidence_level=values.get("evidence_level") or None,
-        problem_ids=[terms["problems"][slug] for slug in slugs["problems"]],
-        context_ids=[terms["contexts"][slug] for slug in slugs["contexts"]],
-        sources=list(values.get("sources") or []),
-    )
+    data = CaseInput(**{spec.input_name: typed(spec) for spec in case_fields.FIELDS})
     try:
         case = case_studies.create_case(user, data, message, max_text=max_text)
     except ValidationError as error:
@@ -789,17 +782,8 @@ def _all_cases() -> Iterator[CaseStudy]:
 def case_record(case: CaseStudy) -> dict[str, Any]:
     """``case`` as one JSON Lines row of the import format."""
     return {
-        "title": case.title,
-        "summary": case.summary,
-        "city": case.city.slug,
-        "education_level": case.education_level.value,
-        "problems": [term.slug for term in case.problems],
-        "contexts": [term.slug for term in case.contexts],
-        **{name: getattr(case, name) for name in (
-            "body", "implementation", "outcomes", "cost_notes", "enablers", "barriers",
-            "contact", "language", "year_start", "year_end")},
-        "evidence_level": case.evidence_level.value if case.evidence_level else "",
-        "sources": [{"label": source.label, "url": source.url} for source in case.sources],
+        **{spec.name: case_fields.case_value(spec, case, readable=False)
+           for spec in case_fields.FIELDS},
         # The states an import creates; any other (sent back, archived)
         # comes back as a draft.
         "status": case.status.value if case.status.value in STATUSES else "draft",

@@ -13,12 +13,22 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload, undefer
 
+from kb import case_fields
+from kb.case_fields import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MESSAGE_MAX,
+    SHORT_TEXT_MAX,
+    SOURCES_MAX,
+    URL_MAX,
+    Kind,
+)
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import (
@@ -42,17 +52,9 @@ from kb.models import (
 from kb.sanitize import clean_text, is_safe_url
 from kb.services import policy
 
-TITLE_MAX = 300
-SUMMARY_MAX = 2_000
-SHORT_TEXT_MAX = 300
-SOURCES_MAX = 30
 SLUG_MAX = 100
-EARLIEST_YEAR = 1900
-LATEST_YEAR = 2100
-_MARKDOWN_FIELDS = ("body", "implementation", "outcomes", "cost_notes", "enablers", "barriers")
 # What _validated returns and _apply stores, sources apart.
-_STORED_FIELDS = ("title", "summary", "contact", "education_level", "evidence_level", "language",
-                  "year_start", "year_end", "city", "problems", "contexts", *_MARKDOWN_FIELDS)
+_STORED_FIELDS = tuple(spec.name for spec in case_fields.FIELDS if spec.kind is not Kind.SOURCES)
 # What slugify produces; anything else (a NUL byte, punctuation) cannot name a
 # case study, and PostgreSQL refuses NUL bytes in a query outright.
 _SLUG_SHAPE = re.compile(r"[\w-]+")
@@ -65,28 +67,31 @@ _STALE_EDIT = (
 )
 
 
-@dataclass
-class CaseInput:
-    """Everything a person types into a case study, as plain Python values."""
+# The Python type of each kind of field as a person types it.
+_INPUT_TYPES = {
+    Kind.LINE: str, Kind.PARAGRAPH: str, Kind.MARKDOWN: str, Kind.CITY: int | None,
+    Kind.CHOICE: str | None, Kind.TERMS: list[int], Kind.YEAR: int | None,
+    Kind.SOURCES: list[tuple[str, str]],
+}
 
-    title: str
-    summary: str
-    city_id: int | None
-    education_level: str
-    body: str = ""
-    implementation: str = ""
-    outcomes: str = ""
-    cost_notes: str = ""
-    enablers: str = ""
-    barriers: str = ""
-    contact: str = ""
-    language: str = "en"
-    year_start: int | None = None
-    year_end: int | None = None
-    evidence_level: str | None = None
-    problem_ids: list[int] = field(default_factory=list)
-    context_ids: list[int] = field(default_factory=list)
-    sources: list[tuple[str, str]] = field(default_factory=list)
+
+def _input_field(spec: case_fields.CaseField) -> tuple:
+    """A :class:`CaseInput` attribute for ``spec``: required fields have no default."""
+    if spec.required and spec.kind is not Kind.TERMS:
+        return (spec.input_name, _INPUT_TYPES[spec.kind])
+    if spec.kind in (Kind.TERMS, Kind.SOURCES):
+        default = field(default_factory=list)
+    else:
+        default = field(default=spec.default)
+    return (spec.input_name, _INPUT_TYPES[spec.kind], default)
+
+
+CaseInput = make_dataclass(
+    "CaseInput", [_input_field(spec) for spec in case_fields.FIELDS], kw_only=True,
+    namespace={"__doc__": "Everything a person types into a case study, as plain Python values "
+                          "(one attribute per :data:`kb.case_fields.FIELDS`)."},
+)
+CaseInput.__module__ = __name__
 
 
 @dataclass
@@ -171,35 +176,25 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
     def fail(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
-    values: dict = {
-        "title": clean_text(data.title, multiline=False),
-        "summary": clean_text(data.summary),
-        "contact": clean_text(data.contact, multiline=False),
-    }
-    for name in _MARKDOWN_FIELDS:
-        values[name] = clean_text(getattr(data, name))
-        if len(values[name]) > max_text:
-            fail(name, f"Keep this under {max_text:,} characters.")
-    if not values["title"]:
-        fail("title", "A title is required.")
-    elif len(values["title"]) > TITLE_MAX:
-        fail("title", f"Keep the title under {TITLE_MAX} characters.")
-    if not values["summary"]:
-        fail("summary", "A one-paragraph summary is required.")
-    elif len(values["summary"]) > SUMMARY_MAX:
-        fail("summary", f"Keep the summary under {SUMMARY_MAX:,} characters.")
-    if len(values["contact"]) > SHORT_TEXT_MAX:
-        fail("contact", f"Keep the contact under {SHORT_TEXT_MAX} characters.")
+    values: dict = {}
+    for spec in case_fields.TEXT_FIELDS:
+        text = values[spec.name] = clean_text(getattr(data, spec.name),
+                                              multiline=spec.kind is not Kind.LINE)
+        limit = case_fields.text_limit(spec, max_text)
+        if not text and spec.required:
+            fail(spec.name, spec.missing)
+        elif len(text) > limit:
+            fail(spec.name, case_fields.too_long(spec, limit))
 
     city = db.session.get(City, data.city_id) if is_valid_id(data.city_id) else None
     if city is None:
-        fail("city_id", "Choose the city this practice comes from.")
+        fail("city_id", case_fields.BY_NAME["city"].missing)
     values["city"] = city
 
     try:
         values["education_level"] = EducationLevel(data.education_level)
     except ValueError:
-        fail("education_level", "Choose an education level from the list.")
+        fail("education_level", case_fields.BY_NAME["education_level"].missing)
     if data.evidence_level:
         try:
             values["evidence_level"] = EvidenceLevel(data.evidence_level)
@@ -226,7 +221,7 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
         ProblemOfPractice, data.problem_ids, current.problems if case else [], "problem_ids", fail
     )
     if not values["problems"]:
-        fail("problem_ids", "Choose at least one problem of practice.")
+        fail("problem_ids", case_fields.BY_NAME["problems"].missing)
     values["contexts"] = _terms(
         AdaptationContext, data.context_ids, current.contexts if case else [], "context_ids", fail
     )
@@ -237,7 +232,7 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
         label = clean_text(label, multiline=False)
         if not url:
             continue
-        if len(url) > 2000 or not is_safe_url(url):
+        if len(url) > URL_MAX or not is_safe_url(url):
             fail("sources", f"Not a web address starting with http:// or https://: {url[:80]}")
         elif len(label) > SHORT_TEXT_MAX:
             fail("sources", f"Keep source labels under {SHORT_TEXT_MAX} characters.")
@@ -257,6 +252,9 @@ def _terms(model, ids, already, field_name, fail):
     ids = list(ids)
     if not all(is_valid_id(i) for i in ids):
         fail(field_name, "Choose terms from the list.")
+        return []
+    if len(ids) > case_fields.TERMS_MAX:
+        fail(field_name, f"Choose at most {case_fields.TERMS_MAX} terms.")
         return []
     wanted = list(dict.fromkeys(ids))
     terms = db.session.scalars(select(model).where(model.id.in_(wanted))).all() if wanted else []
@@ -281,12 +279,11 @@ def _apply(case: CaseStudy, values: dict) -> None:
 
 def _snapshot_of(values: dict, *, slug: str, status: CaseStatus, version: int) -> dict:
     """Values as :func:`_validated` returns them, as JSON-ready data with terms by slug."""
+    title, *texts = case_fields.TEXT_FIELDS
     return {
-        "title": values["title"],
+        title.name: values[title.name],
         "slug": slug,
-        "summary": values["summary"],
-        **{name: values[name] for name in _MARKDOWN_FIELDS},
-        "contact": values["contact"],
+        **{spec.name: values[spec.name] for spec in texts},
         "city": values["city"].slug,
         "education_level": values["education_level"].value,
         "language": values["language"],
@@ -312,17 +309,27 @@ def _record_revision(case: CaseStudy, user: User, message: str) -> Revision:
     revision = Revision(
         number=case.version,
         author=user,
-        message=clean_text(message, multiline=False)[:500],
+        message=message,
         snapshot=snapshot(case),
     )
     case.revisions.append(revision)
     return revision
 
 
+def _revision_message(message: str) -> str:
+    """``message`` cleaned to be kept with a revision; ValidationError when it is too long."""
+    message = clean_text(message, multiline=False)
+    if len(message) > MESSAGE_MAX:
+        raise ValidationError({"message": [
+            f"Keep the revision message under {MESSAGE_MAX} characters."]})
+    return message
+
+
 def create_case(user: User, data: CaseInput, message: str = "Created", *, max_text: int = 100_000) -> CaseStudy:
     """Create a draft case study written by ``user`` and keep its first revision."""
     if not policy.can_create_case(user):
         raise PermissionDenied("Your role cannot write case studies.")
+    message = _revision_message(message)
     values = _validated(data, None, max_text)
     now = utcnow()
     case = CaseStudy(
@@ -354,6 +361,7 @@ def update_case(user: User, case: CaseStudy, data: CaseInput, message: str = "",
         raise PermissionDenied("You cannot edit this case study.")
     if expected_version is not None and expected_version != case.version:
         raise Conflict(_STALE_EDIT)
+    message = _revision_message(message)
     values = _validated(data, case, max_text)
     if case.is_published:
         _propose_edit(user, case, values, message)
@@ -390,7 +398,7 @@ def _propose_edit(user: User, case: CaseStudy, values: dict, message: str) -> No
         edit = case.proposed_edit = ProposedEdit(saves=0, created_at=utcnow())
     edit.author = user
     edit.status = CaseStatus.SUBMITTED
-    edit.message = clean_text(message, multiline=False)[:500]
+    edit.message = message
     edit.snapshot = proposed
     edit.saves += 1
     edit.updated_at = utcnow()
@@ -509,10 +517,8 @@ def list_cases(user: User | None, *, city_id: int | None = None, problem_id: int
 def case_to_input(case: CaseStudy) -> CaseInput:
     """The editable fields of ``case``, to prefill a form."""
     return CaseInput(
-        title=case.title, summary=case.summary, city_id=case.city_id,
-        education_level=case.education_level.value,
-        **{name: getattr(case, name) for name in _MARKDOWN_FIELDS},
-        contact=case.contact, language=case.language,
+        **{spec.name: getattr(case, spec.name) for spec in case_fields.TEXT_FIELDS},
+        city_id=case.city_id, education_level=case.education_level.value, language=case.language,
         year_start=case.year_start, year_end=case.year_end,
         evidence_level=case.evidence_level.value if case.evidence_level else None,
         problem_ids=[p.id for p in case.problems], context_ids=[c.id for c in case.contexts],

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from kb import case_fields
+from kb.case_fields import Kind, Shown
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import (
@@ -427,18 +429,27 @@ class KeyField:
     value: Callable[[CaseStudy], str]
 
 
-KEY_FIELDS: tuple[KeyField, ...] = (
-    KeyField("city", "City", TEXT, lambda case: case.city.name),
-    KeyField("country", "Country", TEXT, lambda case: case.city.country),
-    KeyField("problems", "Problems of practice", TEXT,
-             lambda case: "; ".join(problem.name for problem in case.problems)),
-    KeyField("education_level", "Education level", TEXT, lambda case: case.education_level.label),
-    KeyField("years", "Years active", TEXT, lambda case: case.years_label),
-    KeyField("evidence_level", "Strength of the evidence", TEXT,
-             lambda case: case.evidence_level.label if case.evidence_level else "Not rated"),
-    KeyField("summary", "Summary", PARAGRAPH, lambda case: case.summary),
-    KeyField("outcomes", "Outcomes", MARKDOWN, lambda case: case.outcomes),
-    KeyField("cost", "Cost", MARKDOWN, lambda case: case.cost_notes),
+# The exports' one field that is the city's, not the case study's.
+_COUNTRY = {"country": Shown(20, "Country")}
+_KEY_KINDS = {Kind.PARAGRAPH: PARAGRAPH, Kind.MARKDOWN: MARKDOWN}
+
+
+def _key_field(name: str, place: Shown) -> KeyField:
+    """The exported field ``name`` (a case-study field, or the country) at ``place``."""
+    if name in _COUNTRY:
+        return KeyField(name, place.label, TEXT, lambda case: case.city.country)
+    spec = case_fields.BY_NAME[name]
+
+    def value(case: CaseStudy) -> str:
+        read = case_fields.case_value(spec, case)
+        return "; ".join(read) if isinstance(read, list) else read
+
+    return KeyField(place.key or name, place.label or spec.label, _KEY_KINDS.get(spec.kind, TEXT),
+                    value)
+
+
+KEY_FIELDS: tuple[KeyField, ...] = tuple(
+    _key_field(name, place) for name, place in case_fields.rows("collected", _COUNTRY)
 )
 
 

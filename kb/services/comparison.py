@@ -2,8 +2,9 @@
 
 The framework is the same for every case study: where it happened (the
 city and its context profile), what problem it works on, what was done,
-what came of it, and at what cost. Rows are those fields, columns the case
-studies, in the order they were asked for. The web page, the CSV and the
+what came of it, and at what cost. Rows are those fields (the case-study
+fields :data:`kb.case_fields.FIELDS` marks as compared, and the city's
+own), columns the case studies, in the order they were asked for. The web page, the CSV and the
 JSON exports are all built from one :class:`Comparison`.
 
 A case study the viewer may not see is reported exactly like one that does
@@ -12,12 +13,14 @@ not exist, so a comparison URL never reveals someone else's draft.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb import search
+from kb import case_fields, search
+from kb.case_fields import Kind, Shown
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
 from kb.models import PROFILE_HEADINGS, CaseStudy, City, User, is_valid_id
@@ -91,14 +94,61 @@ def _load_visible(user: User | None, ids: list[int]) -> list[CaseStudy]:
     return [found[number] for number in ids]
 
 
-def _row(key: str, label: str, kind: str, cases: list[CaseStudy], value) -> Row:
-    return Row(key, label, kind, [value(case) for case in cases])
+# The framework's sections, in order: key -> heading.
+SECTIONS = {
+    "place": "City and its context",
+    "practice": "The practice",
+    "results": "Results and conditions",
+}
+# Rows that are the city's, not the case study's: its country and context profile.
+_CITY_ROWS = {
+    "country": Shown(20, "Country", section="place"),
+    **{f"profile_{key}": Shown(30 + position, heading, section="place")
+       for position, (key, heading) in enumerate(PROFILE_HEADINGS.items())},
+}
+# The row kind of each kind of field; the rest are plain text.
+_ROW_KINDS = {Kind.MARKDOWN: MARKDOWN, Kind.TERMS: LIST, Kind.SOURCES: SOURCES}
 
 
-def _profile_value(key: str):
+@dataclass(frozen=True)
+class _Framework:
+    """One row of the framework, before any case study fills it."""
+
+    section: str
+    key: str
+    label: str
+    kind: str
+    value: Callable[[CaseStudy], object]
+
+
+def _city_value(attribute: str):
     def value(case: CaseStudy) -> str:
-        return getattr(case.city, f"profile_{key}") or ""
+        return getattr(case.city, attribute) or ""
     return value
+
+
+def _field_value(name: str):
+    """How the row of the case-study field ``name`` reads a case study."""
+    if name == "contexts":
+        # Contexts of different kinds can share a name; the kind tells them apart.
+        return lambda c: [f"{x.name} ({x.kind.label})" for x in c.contexts]
+    spec = case_fields.BY_NAME[name]
+    return lambda c: case_fields.case_value(spec, c)
+
+
+def _framework_row(name: str, place: Shown) -> _Framework:
+    if name in _CITY_ROWS:
+        # The profile is written in Markdown; the country is a name.
+        kind = TEXT if name == "country" else MARKDOWN
+        return _Framework(place.section, name, place.label, kind, _city_value(name))
+    spec = case_fields.BY_NAME[name]
+    return _Framework(place.section, place.key or name, place.label or spec.label,
+                      _ROW_KINDS.get(spec.kind, TEXT), _field_value(name))
+
+
+FRAMEWORK: tuple[_Framework, ...] = tuple(
+    _framework_row(name, place) for name, place in case_fields.rows("compared", _CITY_ROWS)
+)
 
 
 def compare_cases(user: User | None, ids: list[int]) -> Comparison:
@@ -111,36 +161,11 @@ def compare_cases(user: User | None, ids: list[int]) -> Comparison:
         raise ValidationError(CHOOSE_CASES)
     cases = _load_visible(user, ids)
     sections = [
-        Section("place", "City and its context", [
-            _row("city", "City", TEXT, cases, lambda c: c.city.name),
-            _row("country", "Country", TEXT, cases, lambda c: c.city.country),
-            *[
-                _row(f"profile_{key}", heading, MARKDOWN, cases, _profile_value(key))
-                for key, heading in PROFILE_HEADINGS.items()
-            ],
-        ]),
-        Section("practice", "The practice", [
-            _row("problems", "Problems of practice", LIST, cases,
-                 lambda c: [p.name for p in c.problems]),
-            _row("contexts", "Adaptation contexts", LIST, cases,
-                 lambda c: [f"{x.name} ({x.kind.label})" for x in c.contexts]),
-            _row("education_level", "Education level", TEXT, cases,
-                 lambda c: c.education_level.label),
-            _row("years", "Years active", TEXT, cases, lambda c: c.years_label),
-            _row("approach", "Approach (summary)", TEXT, cases, lambda c: c.summary),
-            _row("implementation", "Implementation steps", MARKDOWN, cases,
-                 lambda c: c.implementation),
-        ]),
-        Section("results", "Results and conditions", [
-            _row("outcomes", "Outcomes", MARKDOWN, cases, lambda c: c.outcomes),
-            _row("evidence_level", "Strength of the evidence", TEXT, cases,
-                 lambda c: c.evidence_level.label if c.evidence_level else "Not rated"),
-            _row("cost", "Cost", MARKDOWN, cases, lambda c: c.cost_notes),
-            _row("enablers", "Enablers", MARKDOWN, cases, lambda c: c.enablers),
-            _row("barriers", "Barriers", MARKDOWN, cases, lambda c: c.barriers),
-            _row("sources", "Sources", SOURCES, cases,
-                 lambda c: [{"label": s.label, "url": s.url} for s in c.sources]),
-        ]),
+        Section(key, heading, [
+            Row(row.key, row.label, row.kind, [row.value(case) for case in cases])
+            for row in FRAMEWORK if row.section == key
+        ])
+        for key, heading in SECTIONS.items()
     ]
     return Comparison(cases=cases, sections=sections)
 

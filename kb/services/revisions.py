@@ -21,37 +21,24 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from kb import case_fields
+from kb.case_fields import Kind, Shown
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import AdaptationContext, CaseStudy, City, ProblemOfPractice, User
 from kb.services import case_studies, policy
 from kb.services.case_studies import CaseInput, RevisionDetails
 
+# A snapshot keeps the status it was saved in, which no one writes.
+_STATUS_ROW = {"status": Shown(100, "Status when saved")}
 # How people read the fields of a case study, in the order pages show them.
 FIELD_LABELS: dict[str, str] = {
-    "title": "Title",
-    "summary": "Summary",
-    "city": "City",
-    "problems": "Problems of practice",
-    "contexts": "Adaptation contexts",
-    "education_level": "Education level",
-    "language": "Language of the text",
-    "years": "Years active",
-    "evidence_level": "Strength of the evidence",
-    "status": "Status when saved",
-    "body": "Description",
-    "implementation": "Implementation steps",
-    "outcomes": "Outcomes and evidence",
-    "cost_notes": "Cost notes",
-    "enablers": "Enablers",
-    "barriers": "Barriers",
-    "contact": "Contact",
-    "sources": "Sources",
+    place.key or name: place.label or case_fields.BY_NAME[name].label
+    for name, place in case_fields.rows("history", _STATUS_ROW)
 }
 # Fields compared line by line; the rest are compared as whole values.
-LINE_FIELDS = (
-    "body", "implementation", "outcomes", "cost_notes", "enablers", "barriers", "sources",
-)
+LINE_FIELDS = tuple(spec.name for spec in case_fields.FIELDS
+                    if spec.kind in (Kind.MARKDOWN, Kind.SOURCES))
 # Unchanged lines kept around each change, so a change is read in its place.
 CONTEXT_LINES = 2
 # Matching lines takes time quadratic in the changed stretch of text: beyond
@@ -187,9 +174,8 @@ def _sources_text(sources) -> str:
 def _field_values(details: RevisionDetails) -> dict[str, str]:
     """Every compared field of a revision as the text shown for it."""
     fields = details.fields
-    values = {
-        "title": fields.get("title", ""),
-        "summary": fields.get("summary", ""),
+    return {
+        **{spec.name: fields.get(spec.name) or "" for spec in case_fields.TEXT_FIELDS},
         "city": details.city[1] or details.city[0],
         "problems": _terms_text(details.problems),
         "contexts": _terms_text(details.contexts),
@@ -198,12 +184,8 @@ def _field_values(details: RevisionDetails) -> dict[str, str]:
         "years": details.years,
         "evidence_level": details.evidence_level or "Not rated",
         "status": details.status,
-        "contact": fields.get("contact", ""),
         "sources": _sources_text(fields.get("sources")),
     }
-    for name in LINE_FIELDS:
-        values.setdefault(name, fields.get(name) or "")
-    return values
 
 
 def diff_revisions(user: User | None, case: CaseStudy, old_number: int,
@@ -301,12 +283,9 @@ def input_from_snapshot(case: CaseStudy, number: int, snapshot: dict,
             "so that version cannot be restored."
         )
     return CaseInput(
-        title=snapshot.get("title", ""),
-        summary=snapshot.get("summary", ""),
+        **{spec.name: snapshot.get(spec.name) or "" for spec in case_fields.TEXT_FIELDS},
         city_id=city_id,
         education_level=snapshot.get("education_level", ""),
-        **{name: snapshot.get(name) or "" for name in LINE_FIELDS if name != "sources"},
-        contact=snapshot.get("contact") or "",
         language=snapshot.get("language", "en"),
         year_start=snapshot.get("year_start"),
         year_end=snapshot.get("year_end"),

@@ -37,18 +37,12 @@ from itertools import count, cycle
 
 from flask import Flask, current_app
 
-from kb.blueprints.case_forms import MESSAGE_MAX
+from kb.case_fields import MESSAGE_MAX, SHORT_TEXT_MAX, SOURCES_MAX, SUMMARY_MAX, TITLE_MAX
 from kb.csvsafe import csv_document, spreadsheet_value
 from kb.extensions import db
 from kb.models import AdaptationKind, CaseStatus, CaseStudy, CollectionVisibility, Role, User
 from kb.services import accounts, bulk, case_studies, collections, lineage, review
-from kb.services.case_studies import (
-    SHORT_TEXT_MAX,
-    SOURCES_MAX,
-    SUMMARY_MAX,
-    TITLE_MAX,
-    CaseInput,
-)
+from kb.services.case_studies import CaseInput
 from kb.services.collections import CollectionInput
 from kb.services.lineage import AdaptationInput
 

@@ -36,7 +36,7 @@ from flask import Blueprint, Flask, current_app, render_template_string
 from markupsafe import Markup
 
 from kb import search
-from kb.blueprints.case_forms import MESSAGE_MAX
+from kb.case_fields import MESSAGE_MAX, SHORT_TEXT_MAX, SUMMARY_MAX, TITLE_MAX
 from kb.extensions import db
 from kb.models import (
     PROFILE_HEADINGS,
@@ -50,7 +50,7 @@ from kb.models import (
 )
 from kb.sanitize import clean_text
 from kb.services import accounts, case_studies, cities, review, vocabularies
-from kb.services.case_studies import SHORT_TEXT_MAX, SUMMARY_MAX, TITLE_MAX, CaseInput
+from kb.services.case_studies import CaseInput
 from kb.services.cities import COUNTRY_MAX, CityInput
 from kb.services.vocabularies import NAME_MAX, TermInput
 
