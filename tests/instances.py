@@ -77,9 +77,9 @@ class Server:
                                      isolation_level="AUTOCOMMIT", poolclass=NullPool,
                                      connect_args={"connect_timeout": 10})
 
-    def _run(self, statement: str) -> list:
+    def _run(self, statement: str) -> None:
         with self._engine.connect() as connection:
-            return list(connection.execute(text(statement)))
+            connection.execute(text(statement))
 
     def copy(self, template: str, database: str) -> None:
         """Make ``database`` a fresh copy of ``template`` (dropping any older one)."""
@@ -98,7 +98,9 @@ class Server:
     def drop_worker_databases(self) -> None:
         """Drop every database of this worker: left by an earlier run, or by this one."""
         prefix = _worker_database()
-        for (name,) in self._run("SELECT datname FROM pg_database"):
+        with self._engine.connect() as connection:
+            names = connection.scalars(text("SELECT datname FROM pg_database")).all()
+        for name in names:
             if name == prefix or name.startswith(f"{prefix}_t"):
                 self.drop(name)
 
@@ -261,6 +263,7 @@ class Templates:
         with app.app_context():
             db.create_all()
             search.ensure_index()
+            db.session.remove()
             db.engine.dispose()
 
     def _build(self, instance: Instance, built: Seed) -> None:
