@@ -8,6 +8,7 @@ the authorization table (test_authorization.py).
 from __future__ import annotations
 
 import pytest
+from instances import seed
 from clients import bearer, field_errors, problem
 from sqlalchemy import func, select
 
@@ -31,7 +32,7 @@ NEW_CASE = {
 }
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def corpus(app, taxonomy, people):
     """``member``'s draft and two published case studies (Toronto, Seoul); their slugs."""
     with app.app_context():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from instances import seed
 
 from kb.extensions import db
 from kb.models import User
@@ -25,7 +26,7 @@ def _make_case(app, author_id, city_id, problem_id, title, summary, body="", pub
         return case.slug
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def corpus(app, taxonomy, people):
     """Three published case studies in two cities and a member's draft; maps names to links."""
     cities, problems = taxonomy["cities"], taxonomy["problems"]

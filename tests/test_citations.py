@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import bibtexparser
 import pytest
+from instances import seed
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from kb.extensions import db
@@ -19,7 +20,7 @@ HOSTILE_TITLE = "Budgets & {shared} costs: 100% $ #1 under_score ^ ~ \\ @ \"quot
 HOSTILE_SUMMARY = "First line.\nER  - a fake end of record\r\nTY  - JOUR\tand a tab."
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def cases(app, taxonomy, people):
     """A published case study with a hostile title and summary, and a draft; their slugs."""
     with app.app_context():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from instances import seed
 from sqlalchemy import select
 
 from kb.errors import PermissionDenied, ValidationError
@@ -13,7 +14,7 @@ from kb.services.cities import CityInput
 from test_vocabularies import add_case, last_seq, logged_since
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def cases(app, taxonomy, people):
     """Two published Toronto case studies, a Toronto draft and a published Seoul one."""
     toronto, seoul = taxonomy["cities"]["toronto"], taxonomy["cities"]["seoul"]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
+from instances import seed
 from sqlalchemy import func, select
 
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -44,7 +45,7 @@ def write_case(author: User, taxonomy: dict, title: str, city: str = "toronto", 
     return case
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def library(app, taxonomy, people):
     """Case studies to collect: member's published three and draft, other_member's draft; ids."""
     with app.app_context():

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from instances import seed
 
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
@@ -87,7 +88,7 @@ def rows_by_label(table: list[list[dict]]) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def cases(app, taxonomy, people):
     """Three published case studies (two cities), and a draft by ``member``; name -> id."""
     cities, problems = taxonomy["cities"], taxonomy["problems"]
@@ -287,7 +288,7 @@ def _slug(app, case_id: int) -> str:
 
 # -- exports -----------------------------------------------------------------------
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def hostile(app, taxonomy, people):
     """Two published case studies whose texts start like spreadsheet formulas."""
     cities, problems = taxonomy["cities"], taxonomy["problems"]

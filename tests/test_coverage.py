@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from instances import seed
 from sqlalchemy import event, select
 
 from kb.extensions import db
@@ -13,7 +14,7 @@ from kb.services import coverage
 from test_compare import TableGrid, cell_text, write_case
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def spread(app, taxonomy, people):
     """Case studies of both cities at two levels: one a draft, one also on a retired term."""
     cities, problems = taxonomy["cities"], taxonomy["problems"]

@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from instances import seed
 from markupsafe import Markup
 
 from kb.extensions import db
@@ -23,7 +24,7 @@ from test_collections import write_case
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def published(app, taxonomy, people):
     """Three published case studies (oldest first) and a draft by member; ids by name."""
     with app.app_context():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from instances import seed
 from sqlalchemy import select
 
 from kb.errors import Conflict, NotFound, PermissionDenied
@@ -56,7 +57,7 @@ def publish_proposed_edit(app, case_id: int) -> None:
         db.session.commit()
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def history(app, taxonomy, people):
     """A published case study by ``member`` in two versions; returns its id and slug."""
     problems, contexts = taxonomy["problems"], taxonomy["contexts"]

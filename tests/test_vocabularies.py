@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from instances import seed
 from sqlalchemy import select
 
 from kb.errors import Conflict, PermissionDenied, ValidationError
@@ -58,7 +59,7 @@ def last_seq(app) -> int:
         return latest_change_seq(db.session)
 
 
-@pytest.fixture
+@seed("taxonomy", "people")
 def cases(app, taxonomy, people):
     """Published case studies in Toronto and Seoul, a Toronto draft, and a career-guidance one."""
     problems, cities = taxonomy["problems"], taxonomy["cities"]
