@@ -35,6 +35,7 @@ from kb import create_app, search
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, City, EducationLevel, Role, User
 from kb.search import query as search_query
+from kb.services.policy import case_visibility
 
 DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cranfield"
 RESULTS = 1_000
@@ -89,7 +90,7 @@ def kb_run(app, queries: dict[str, str]) -> dict[str, list[str]]:
         ranked: list[str] = []
         for page in range(1, RESULTS // PAGE + 1):
             with app.app_context():
-                results = search.search(None, text, {}, "relevance", page, PAGE)
+                results = search.search(case_visibility(None), text, {}, "relevance", page, PAGE)
             ranked.extend(str(case_id) for case_id in results.ids)
             if page >= results.pages:
                 break

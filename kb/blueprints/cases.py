@@ -154,11 +154,12 @@ def detail(slug: str):
     """Every field of a case study, its revisions, and what the visitor may do with it."""
     user = _acting_user()
     case = case_studies.get_case(user, slug)
-    similar_ids = search_index.similar_cases(user, case.id)
-    groups = search_index.other_cities_on_problems(user, case.id)
+    visibility = policy.case_visibility(user)
+    similar_ids = search_index.similar_cases(visibility, case.id)
+    groups = search_index.other_cities_on_problems(visibility, case.id)
     # One query for every box: a query per city group made this the slowest page.
     loaded = {link.id: link for link in search_index.links_in_order(
-        user, similar_ids + [case_id for group in groups for case_id in group.case_ids]
+        visibility, similar_ids + [case_id for group in groups for case_id in group.case_ids]
     )}
     similar = [loaded[i] for i in similar_ids if i in loaded]
     other_cities = [
@@ -185,24 +186,27 @@ def _compare_groups(user: User | None, case: CaseStudy) -> list[tuple[str, Marku
     """The "compare with…" list of ``case``'s page: (city, its rendered options) pairs.
 
     Its hundreds of options were most of the page's rendering, and nearly
-    the same on every page: each city's are rendered once until a case
-    study changes (:func:`kb.search.remembered`), the last city's both
-    whole and cut at the list's length, and only the city whose own case
-    study this page leaves out is rendered here.
+    the same on every page: the candidates are read, and each city's
+    options rendered, once until a case study changes
+    (:func:`kb.search.remembered`), the last city's both whole and cut at
+    the list's length, and only the city whose own case study this page
+    leaves out is rendered here.
     """
     render = get_template_attribute("cases/_compare.html", "options")
+    visibility = policy.case_visibility(user)
+    offered = search_index.remembered(visibility, ("compare candidates",),
+                                      lambda: comparison.offered_candidates(user))
 
     def render_each_city() -> MappingProxyType:
-        offered = comparison.offered_candidates(user)
         return MappingProxyType({
             tuple(other.id for other in group): render(group)
             for candidates in (offered, offered[:comparison.MAX_CANDIDATES])
             for _, group in _by_city(candidates)
         })
 
-    rendered = search_index.remembered(user, ("compare options",), render_each_city)
+    rendered = search_index.remembered(visibility, ("compare options",), render_each_city)
     return [(city, rendered.get(tuple(other.id for other in group)) or render(group))
-            for city, group in _by_city(comparison.compare_candidates(user, case))]
+            for city, group in _by_city(comparison.candidates_besides(case, offered))]
 
 
 @bp.get("/<slug>/delete")

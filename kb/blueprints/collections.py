@@ -244,7 +244,7 @@ def add():
                 for message, category in _added_message(added, collection):
                     flash(message, category)
                 return redirect(safe_next(form.next.data) or _detail_url(collection))
-    cases = search_index.cases_in_order(user, form.ids.data or [])
+    cases = search_index.cases_in_order(policy.case_visibility(user), form.ids.data or [])
     return render_form("collections/add.html", form, cases=cases)
 
 
