@@ -7,6 +7,7 @@ import dataclasses
 from flask import current_app, url_for
 
 from kb import search as search_index
+from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.problems import STALE_VERSION, ApiProblem
 from kb.api.schemas import (
@@ -35,7 +36,7 @@ def list_cases(query: CaseListQuery):
     The case studies the caller may see, most recently updated first (or by
     title), narrowed by the search page's facet filters.
     """
-    visibility = policy.case_visibility(auth.acting_user())
+    visibility = policy.case_visibility(acting_user())
     results = search_index.search(visibility, "", query.facet_filters(), sort=query.sort,
                                   page=query.page, per_page=query.per_page)
     return CasePage(
@@ -53,7 +54,7 @@ def get_case(slug: str):
     Every field. Drafts and case studies in review are found only by their
     author and the curators; to anyone else they do not exist (404).
     """
-    user = auth.acting_user()
+    user = acting_user()
     return schemas.case_detail(case_studies.get_case(user, slug), user)
 
 

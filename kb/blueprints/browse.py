@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user
 
 from kb import search as search_index
+from kb.acting import acting_user
 from kb.services import policy
 
 bp = Blueprint("browse", __name__)
@@ -45,7 +45,7 @@ def without_filter(results: search_index.SearchResults, name: str, value: str) -
 def search():
     """Search every case study the visitor may see, with facets to narrow down."""
     args = search_args()
-    visibility = policy.case_visibility(current_user)
+    visibility = policy.case_visibility(acting_user())
     results = search_index.search(visibility, args["q"], args["filters"], sort=args["sort"],
                                   page=args["page"], per_page=PER_PAGE)
     cases = search_index.cases_in_order(visibility, results.ids)
