@@ -26,11 +26,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     # Imported here so that importing kb (for its models, say) stays cheap.
-    from kb import blueprints, cli, search, sessions
+    from kb import api, blueprints, cli, search, sessions
 
     sessions.init_app(app)
     search.init_app(app)
     blueprints.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
     return app
 

@@ -169,10 +169,11 @@ def check_search(case: CaseStudy) -> None:
     from kb import search
     from kb.extensions import db
     from kb.services import review
+    from kb.services.policy import case_visibility
 
     review.publish_as_system(case, "Published to be searched")
     db.session.commit()
-    assert search.search(None, WORD).ids == [case.id]
+    assert search.search(case_visibility(None), WORD).ids == [case.id]
 
 
 def main(work_dir: Path) -> None:

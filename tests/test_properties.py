@@ -21,6 +21,7 @@ from kb import sanitize, search
 from kb.sanitize import clean_text, render_markdown
 from kb.search.query import build_parser, parse_user_query
 from kb.search.schema import build_schema
+from kb.services.policy import case_visibility
 from instances import seed
 from route_walk import build_world
 
@@ -269,6 +270,6 @@ def searchable(app, world):
 @settings(CI, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=query_pieces, page=st.integers(min_value=-2, max_value=10**20))
 def test_searching_any_query_never_raises(searchable, query, page):
-    results = search.search(None, query, page=page)
+    results = search.search(case_visibility(None), query, page=page)
 
     assert results.total >= 0

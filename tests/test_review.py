@@ -231,7 +231,7 @@ def test_the_system_publishes_with_a_history_and_no_actor(taxonomy, users):
 # -- proposed edits of published case studies ---------------------------------------
 
 def found(user, text: str) -> list[int]:
-    return search.search(user, text).ids
+    return search.search(policy.case_visibility(user), text).ids
 
 
 def test_an_edit_of_a_published_case_waits_while_the_published_version_shows(taxonomy, users):

@@ -7,6 +7,7 @@ from sqlalchemy import insert, update
 from kb import search
 from kb.extensions import db
 from kb.models import CaseStudy
+from kb.search import lifecycle
 from test_search_support import add_case, indexed_ids, users  # noqa: F401 (fixture)
 
 
@@ -49,7 +50,7 @@ def test_check_fails_on_drift_and_rebuild_repairs_it(runner, app, taxonomy, user
 
 def test_check_lists_extra_documents(runner, app, taxonomy, users):
     with app.app_context():
-        index = search._extension().index
+        index = lifecycle.extension().index
         with index._writer() as writer:
             writer.add_document(id="4242", title="Orphan")
             writer.commit()
@@ -61,7 +62,7 @@ def test_check_lists_extra_documents(runner, app, taxonomy, users):
 def test_check_lists_documents_held_twice(runner, app, taxonomy, users):
     case_id = add_case(users["member"], taxonomy, title="Twice")
     with app.app_context():
-        index = search._extension().index
+        index = lifecycle.extension().index
         with index._writer() as writer:
             # add_document, not update_document: what two racing writers would leave.
             writer.add_document(id=str(case_id), title="Twice")
@@ -86,7 +87,7 @@ def test_catch_up_applies_pending_entries(runner, app, taxonomy, users):
 def test_catch_up_when_another_process_holds_the_lock(runner, app):
     app.config["SEARCH_WRITER_TIMEOUT"] = 0.1
     with app.app_context():
-        index = search._extension().index
+        index = lifecycle.extension().index
         index.writer_timeout = 0.1
         lock = index._index().lock("WRITELOCK")
         assert lock.acquire()

@@ -15,9 +15,11 @@ from kb.search.query import NOTICE_PLAIN_WORDS
 from kb.services import case_studies, lineage, policy, review, vocabularies
 from test_search_support import add_case, users  # noqa: F401 (fixture)
 
+ANONYMOUS = policy.case_visibility(None)
+
 
 def found(user, q: str, **options) -> list[int]:
-    return search.search(user, q, **options).ids
+    return search.search(policy.case_visibility(user), q, **options).ids
 
 
 # Matching ------------------------------------------------------------------
@@ -66,7 +68,7 @@ def test_field_queries(taxonomy, users):
 def test_cjk_word_inside_a_longer_run(taxonomy, users, language, text, query):
     case_id = add_case(users["member"], taxonomy, title=text, summary=text, language=language)
     add_case(users["member"], taxonomy, title="An English case study")
-    result = search.search(None, query)
+    result = search.search(ANONYMOUS, query)
     assert result.ids == [case_id]
     assert "<mark" in result.highlights[case_id].title
 
@@ -94,24 +96,24 @@ def test_coordination_ranks_documents_matching_more_words_first(taxonomy, users)
 ])
 def test_hostile_queries_return_a_results_page(taxonomy, users, q):
     add_case(users["member"], taxonomy, title="Nurses")
-    result = search.search(None, q)
+    result = search.search(ANONYMOUS, q)
     assert result.total >= 0 and result.page == 1
 
 
 def test_unreadable_query_is_searched_as_plain_words_with_a_notice(taxonomy, users):
     case_id = add_case(users["member"], taxonomy, title="Nurses")
-    result = search.search(None, "(((nurses")
+    result = search.search(ANONYMOUS, "(((nurses")
     assert result.ids == [case_id]
     assert NOTICE_PLAIN_WORDS in result.notices
 
 
 def test_did_you_mean(taxonomy, users):
     add_case(users["member"], taxonomy, title="Apprenticeships for nurses")
-    result = search.search(None, "aprenticeships")
+    result = search.search(ANONYMOUS, "aprenticeships")
     assert result.total == 0
     assert result.suggestion == "apprenticeships"
-    assert search.search(None, "nurses -aprenticeship").suggestion is None  # excluded words stay
-    assert search.search(None, "nurses").suggestion is None  # found: nothing to correct
+    assert search.search(ANONYMOUS, "nurses -aprenticeship").suggestion is None  # excluded words stay
+    assert search.search(ANONYMOUS, "nurses").suggestion is None  # found: nothing to correct
 
 
 # Visibility ----------------------------------------------------------------
@@ -127,7 +129,8 @@ def test_drafts_are_found_by_who_may_see_them(taxonomy, users):
     for name in ("admin", "facilitator", "member", "other_member", "researcher"):
         user = users[name]
         assert set(found(user, "plan")) == _visible_ids(user), name
-        assert search.search(user, "").total == len(_visible_ids(user)), name
+        everything = search.search(policy.case_visibility(user), "")
+        assert everything.total == len(_visible_ids(user)), name
     assert _visible_ids(users["member"]) >= {own} and other not in _visible_ids(users["member"])
     assert set(found(None, "plan")) == _visible_ids(None)
 
@@ -136,9 +139,10 @@ def test_rows_are_loaded_in_rank_order_and_only_if_visible(taxonomy, users):
     first = add_case(users["member"], taxonomy, title="Alpha")
     second = add_case(users["member"], taxonomy, title="Beta")
     draft = add_case(users["member"], taxonomy, publish=False, title="Gamma")
-    rows = search.cases_in_order(None, [second, draft, first, 10**12])
+    rows = search.cases_in_order(ANONYMOUS, [second, draft, first, 10**12])
     assert [row.id for row in rows] == [second, first]
-    assert [row.id for row in search.cases_in_order(users["member"], [draft, first])] == [
+    member = policy.case_visibility(users["member"])
+    assert [row.id for row in search.cases_in_order(member, [draft, first])] == [
         draft, first]
 
 
@@ -208,7 +212,7 @@ def _values(case: CaseStudy) -> dict[str, set[str]]:
 def _all_ids(user, q, filters) -> list[int]:
     ids, page = [], 1
     while True:
-        result = search.search(user, q, filters, "relevance", page, 7)
+        result = search.search(policy.case_visibility(user), q, filters, "relevance", page, 7)
         ids.extend(result.ids)
         if not result.has_next:
             return ids
@@ -236,7 +240,7 @@ def test_facet_counts_equal_a_brute_force_count(corpus, users):
             return all(values[case_id][name] & set(chosen)
                        for name, chosen in filters.items() if name != skip)
 
-        result = search.search(user, q, filters, "relevance", 1, 100)
+        result = search.search(policy.case_visibility(user), q, filters, "relevance", 1, 100)
         expected = {c for c in values if passes(c)}
         assert result.total == len(expected)
         assert set(_all_ids(user, q, filters)) == expected
@@ -250,7 +254,7 @@ def test_facet_counts_equal_a_brute_force_count(corpus, users):
 
 
 def test_facet_labels_come_from_the_vocabularies(corpus):
-    facets = search.search(None, "").facets
+    facets = search.search(ANONYMOUS, "").facets
     cities = {v.value: v.label for v in facets["city"]}
     assert cities == {"toronto": "Toronto", "seoul": "Seoul"}
     assert {v.label for v in facets["language"]} <= {"English", "French"}
@@ -261,7 +265,7 @@ def test_facet_labels_come_from_the_vocabularies(corpus):
 
 def test_facet_labels_follow_renamed_and_new_terms(corpus, users):
     def labels(facet: str, **filters) -> dict[str, str]:
-        return {v.value: v.label for v in search.search(None, "", filters).facets[facet]}
+        return {v.value: v.label for v in search.search(ANONYMOUS, "", filters).facets[facet]}
 
     assert labels("problem")["career-guidance"] == "Career guidance"  # names kept from here
     problem = db.session.scalar(select(ProblemOfPractice).where(
@@ -283,26 +287,27 @@ def test_facet_labels_follow_renamed_and_new_terms(corpus, users):
 
 
 def test_sorting_and_pages(corpus):
-    newest = search.search(None, "", sort="newest", per_page=100)
-    rows = search.cases_in_order(None, newest.ids)
+    newest = search.search(ANONYMOUS, "", sort="newest", per_page=100)
+    rows = search.cases_in_order(ANONYMOUS, newest.ids)
     assert [r.updated_at for r in rows] == sorted((r.updated_at for r in rows), reverse=True)
     titles = [r.title.casefold() for r in
-              search.cases_in_order(None, search.search(None, "", sort="title", per_page=100).ids)]
+              search.cases_in_order(
+                  ANONYMOUS, search.search(ANONYMOUS, "", sort="title", per_page=100).ids)]
     assert titles == sorted(titles)
-    pages = [search.search(None, "employers", page=p, per_page=5) for p in (1, 2, 3)]
+    pages = [search.search(ANONYMOUS, "employers", page=p, per_page=5) for p in (1, 2, 3)]
     seen = [i for page in pages for i in page.ids]
     assert len(seen) == len(set(seen))
     assert pages[0].has_next and not pages[0].has_prev
 
 
 def test_bad_filters_pages_and_sorts_are_tolerated(corpus):
-    total = search.search(None, "").total
-    result = search.search(None, "", {"colour": ["red"], "city": ["", "x" * 500, 7]},
+    total = search.search(ANONYMOUS, "").total
+    result = search.search(ANONYMOUS, "", {"colour": ["red"], "city": ["", "x" * 500, 7]},
                            sort="cheapest", page=10**9, per_page=10**6)
     assert result.total == total and result.sort == "relevance"
     assert result.page == result.pages and result.per_page == search.MAX_PER_PAGE
-    assert search.search(None, "", {"city": ["atlantis"]}).total == 0
-    assert search.search(None, "", page="two").page == 1
+    assert search.search(ANONYMOUS, "", {"city": ["atlantis"]}).total == 0
+    assert search.search(ANONYMOUS, "", page="two").page == 1
 
 
 # Highlights ------------------------------------------------------------------
@@ -311,7 +316,7 @@ def test_highlights_are_escaped_markup_from_the_field_that_matched(taxonomy, use
     case_id = add_case(users["member"], taxonomy, title="<script>alert(1)</script> nurses",
                        summary="A summary without the word.",
                        outcomes="Graduates found jobs as <b>nurses</b> & midwives.")
-    result = search.search(None, "nurses")
+    result = search.search(ANONYMOUS, "nurses")
     hit = result.highlights[case_id]
     assert isinstance(hit.title, Markup) and isinstance(hit.snippet, Markup)
     assert "&lt;script&gt;" in hit.title and "<script>" not in hit.title
@@ -322,7 +327,7 @@ def test_highlights_are_escaped_markup_from_the_field_that_matched(taxonomy, use
 
 def test_no_highlights_when_browsing(taxonomy, users):
     add_case(users["member"], taxonomy)
-    assert search.search(None, "").highlights == {}
+    assert search.search(ANONYMOUS, "").highlights == {}
 
 
 # Case pages ------------------------------------------------------------------
@@ -339,13 +344,13 @@ def test_similar_cases_come_from_other_cities(taxonomy, users):
                      body="Nurses in hospital wards with mentors.", city_id=seoul)
     unrelated = add_case(users["member"], taxonomy, title="Coding bootcamp",
                          body="Software for adults.", city_id=seoul)
-    anonymous = search.similar_cases(None, base)
+    anonymous = search.similar_cases(ANONYMOUS, base)
     assert anonymous[0] == similar
     assert same_city not in anonymous and base not in anonymous and draft not in anonymous
     assert unrelated not in anonymous
-    assert draft in search.similar_cases(users["member"], base)
-    assert search.similar_cases(None, draft) == []  # a draft the visitor may not see
-    assert search.similar_cases(None, 10**12) == []
+    assert draft in search.similar_cases(policy.case_visibility(users["member"]), base)
+    assert search.similar_cases(ANONYMOUS, draft) == []  # a draft the visitor may not see
+    assert search.similar_cases(ANONYMOUS, 10**12) == []
 
 
 def test_other_cities_working_on_the_problems(taxonomy, users):
@@ -357,5 +362,5 @@ def test_other_cities_working_on_the_problems(taxonomy, users):
     one = add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl])
     both = add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl, guidance])
     add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl], publish=False)
-    groups = search.other_cities_on_problems(None, base)
+    groups = search.other_cities_on_problems(ANONYMOUS, base)
     assert [(g.city, g.case_ids) for g in groups] == [("seoul", [both, one])]

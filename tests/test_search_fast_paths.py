@@ -20,7 +20,8 @@ from kb import search
 from kb.extensions import db
 from kb.models import CaseStudy
 from kb.services import case_studies
-from kb.search import highlight, indexer, scoring_postings
+from kb.services.policy import case_visibility
+from kb.search import highlight, indexer, lifecycle, scoring_postings
 from kb.search.analysis import text_analyzer
 from kb.search.bulk import BulkSegmentWriter
 from kb.search.query import FIELD_BOOSTS
@@ -142,7 +143,7 @@ def _searches():
     question = "students learning welding apprenticeships employers weekly placement programme"
     for q in ("harbour welding", "welding", question, '"harbour welding"', "職業",
               "-harbour welding"):
-        page = search.search(None, q)
+        page = search.search(case_visibility(None), q)
         results.append((page.total, page.ids, {i: (h.title, h.snippet)
                                               for i, h in page.highlights.items()}))
     return results
@@ -154,14 +155,14 @@ def test_searches_find_the_same_with_or_without_scoring_postings(app, taxonomy, 
         add_case(users["member"], taxonomy, title=title,
                  body=f"Students learning welding with employers, week {number}.")
     search.rebuild(procs=2)
-    index = search._extension().index
+    index = lifecycle.extension().index
     kept = sorted(index.path.glob(f"*{scoring_postings.EXTENSION}"))
     assert kept  # the rebuild wrote them
     with_files = _searches()
 
     for path in kept:
         path.unlink()
-    search._extension().reset()
+    lifecycle.extension().reset()
     assert _searches() == with_files
 
 
@@ -172,9 +173,9 @@ def test_rebuild_in_processes_matches_one_process(app, taxonomy, users, monkeypa
                  publish=number % 3 != 0)
     assert search.rebuild(procs=3) == 7
     assert_index_matches_database()
-    with search._extension().index.searcher() as searcher:
+    with lifecycle.extension().index.searcher() as searcher:
         assert len(searcher.reader().leaf_readers()) >= 4
-    assert search.search(users["admin"], "segmented").total == 7
+    assert search.search(case_visibility(users["admin"]), "segmented").total == 7
 
 
 def test_a_failing_rebuild_process_leaves_the_index_as_it_was(app, taxonomy, users, monkeypatch):
@@ -189,15 +190,15 @@ def test_a_failing_rebuild_process_leaves_the_index_as_it_was(app, taxonomy, use
     with pytest.raises(RuntimeError, match="(?s)rebuild process failed.*cannot convert"):
         search.rebuild(procs=2)
     monkeypatch.undo()
-    assert search.search(None, "survivor").ids == [kept]
+    assert search.search(case_visibility(None), "survivor").ids == [kept]
     assert_index_matches_database()
     # The lock was released: the index takes writes again.
     assert search.rebuild(procs=2) == 5
 
 
 def _assert_key_terms_are_whooshs(texts):
-    with search._extension().index.searcher() as searcher:
-        engine = search._extension().engine(searcher)
+    with lifecycle.extension().index.searcher() as searcher:
+        engine = lifecycle.extension().engine(searcher)
         stored = [fields for fields in searcher.all_stored_fields() if "title" in fields]
         for text in [*("\n".join(fields.get(name, "") for name in ("title", *SNIPPET_FIELDS))
                        for fields in stored), *texts, "", "the of and", "unknownword"]:
@@ -233,8 +234,8 @@ def test_ranking_the_scored_documents_is_ranking_the_matched_ones(app, taxonomy,
     case_studies.delete_case(users["admin"], db.session.get(CaseStudy, add_case(
         users["member"], taxonomy, title="Welding harbour nurses")))
     db.session.commit()
-    with search._extension().index.searcher() as searcher:
-        engine = search._extension().engine(searcher)
+    with lifecycle.extension().index.searcher() as searcher:
+        engine = lifecycle.extension().engine(searcher)
         everyone = engine.live
         queries = [wq.Or([wq.Or([wq.Term(fieldname, word, boost=boost)
                                  for fieldname, boost in FIELD_BOOSTS.items()], boost=weight)

@@ -12,10 +12,11 @@ from whoosh.index import LockError
 from kb import search
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, ChangeLog, ChangeOperation
-from kb.search import indexer
+from kb.search import indexer, lifecycle
 from kb.search.indexer import IndexState
 from kb.search.schema import SCHEMA_VERSION, STATE_DOC_ID
 from kb.services import case_studies, review
+from kb.services.policy import case_visibility
 from test_search_support import (  # noqa: F401 (fixture)
     add_case,
     assert_index_matches_database,
@@ -26,7 +27,7 @@ from test_search_support import (  # noqa: F401 (fixture)
 
 
 def found(user, q: str) -> list[int]:
-    return search.search(user, q).ids
+    return search.search(case_visibility(user), q).ids
 
 
 def test_new_index_is_empty_and_at_the_start(app_ctx):
@@ -118,7 +119,7 @@ def test_replaying_the_change_log_changes_nothing(taxonomy, users):
     db.session.commit()
     add_case(users["member"], taxonomy, title="Second quarry")
     assert search.catch_up() == 0
-    index = search._extension().index
+    index = lifecycle.extension().index
     with index._writer() as writer:  # forget having applied anything
         writer.update_document(id=STATE_DOC_ID, state=IndexState().to_json())
         writer.commit()
@@ -129,7 +130,7 @@ def test_replaying_the_change_log_changes_nothing(taxonomy, users):
 
 
 def test_locked_index_leaves_entries_for_later(app, taxonomy, users, caplog):
-    index = search._extension().index
+    index = lifecycle.extension().index
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
     case_id = add_case(users["member"], taxonomy, title="Beacon internships")
     lock = index._index().lock("WRITELOCK")
@@ -145,7 +146,7 @@ def test_locked_index_leaves_entries_for_later(app, taxonomy, users, caplog):
 
 
 def test_rebuild_raises_when_the_index_is_locked(app_ctx):
-    index = search._extension().index
+    index = lifecycle.extension().index
     lock = index._index().lock("WRITELOCK")
     assert lock.acquire()
     try:
@@ -176,7 +177,7 @@ def test_rebuild_with_two_processes(taxonomy, users):
         add_case(users["member"], taxonomy, title=f"Parallel practice {number}")
     assert search.rebuild(procs=2) == 5
     assert_index_matches_database()
-    assert len(search.search(None, "parallel").ids) == 5
+    assert len(search.search(case_visibility(None), "parallel").ids) == 5
 
 
 def test_check_reports_missing_stale_and_extra(taxonomy, users, app):
@@ -189,7 +190,7 @@ def test_check_reports_missing_stale_and_extra(taxonomy, users, app):
         connection.execute(update(CaseStudy).where(CaseStudy.id == second).values(title="Renamed"))
         connection.execute(delete(ChangeLog))
     add_case(users["member"], taxonomy, title="Third")  # logged, but not applied yet
-    index = search._extension().index
+    index = lifecycle.extension().index
     with index._writer() as writer:
         writer.add_document(id="999", title="Orphan")
         writer.commit()
@@ -211,7 +212,7 @@ def test_database_older_than_index_triggers_a_rebuild(taxonomy, users):
 
 def test_old_schema_version_is_rebuilt_by_ensure_index(taxonomy, users):
     case_id = add_case(users["member"], taxonomy, title="Upgraded")
-    index = search._extension().index
+    index = lifecycle.extension().index
     with index._writer() as writer:
         writer.update_document(id=STATE_DOC_ID, state=json.dumps({"seq": 0, "schema": 0}))
         writer.commit()
@@ -226,17 +227,17 @@ def test_ensure_index_rebuilds_a_lost_index(app, taxonomy, users, tmp_path):
     case_id = add_case(users["member"], taxonomy, title="Remembered")
     with db.engine.begin() as connection:
         connection.execute(delete(ChangeLog))  # the log no longer reaches back to the row
-    search._extension().index.close()
-    search._extension().index.path = tmp_path / "replacement"
+    lifecycle.extension().index.close()
+    lifecycle.extension().index.path = tmp_path / "replacement"
     search.ensure_index()
     assert found(None, "remembered") == [case_id]
     assert_index_matches_database()
 
 
 def test_index_is_created_on_first_use_when_missing(app, taxonomy, users, tmp_path):
-    search._extension().index.close()
+    lifecycle.extension().index.close()
     other = tmp_path / "elsewhere"
-    search._extension().index.path = other
+    lifecycle.extension().index.path = other
     case_id = add_case(users["member"], taxonomy, title="Fresh start")
     assert other.exists()
     assert found(None, "fresh") == [case_id]
@@ -276,7 +277,7 @@ def test_gap_filled_by_a_late_commit_is_applied(app, taxonomy, users):
             seq=entries[0].seq, entity="case_study", entity_id=early,
             operation=ChangeOperation.UPSERT,
         ))
-    assert search._extension().index.is_behind(db.session)
+    assert lifecycle.extension().index.is_behind(db.session)
     assert search.catch_up() == 1
     assert indexed_ids() == {early, late}
     assert search.index_state().gaps == []
@@ -284,7 +285,7 @@ def test_gap_filled_by_a_late_commit_is_applied(app, taxonomy, users):
 
 def test_gaps_expire(app, taxonomy, users):
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    index = search._extension().index
+    index = lifecycle.extension().index
     first = add_case(users["member"], taxonomy, publish=False, title="Only")
     add_case(users["member"], taxonomy, publish=False, title="Other")
     with db.engine.begin() as connection:
@@ -301,7 +302,7 @@ def test_gaps_expire(app, taxonomy, users):
 
 def test_drafts_are_indexed_with_status_and_author(taxonomy, users):
     case_id = add_case(users["member"], taxonomy, publish=False, title="Drafted")
-    index = search._extension().index
+    index = lifecycle.extension().index
     with index.searcher() as searcher:
         docnum = searcher.document_number(id=str(case_id))
         reader = searcher.reader()
@@ -316,7 +317,7 @@ def test_fast_postings_reader_agrees_with_whoosh(taxonomy, users):
     for number in range(30):
         add_case(users["member"], taxonomy, title=f"Nurses {number}",
                  body="nurses train nurses " * (number % 4 + 1))
-    with search._extension().index.searcher() as searcher:
+    with lifecycle.extension().index.searcher() as searcher:
         for leaf, _ in searcher.reader().leaf_readers():
             for fieldname, text in (("body", b"nurs"), ("title", b"nurs"), ("body", b"train")):
                 if (fieldname, text) not in leaf:

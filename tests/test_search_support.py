@@ -8,6 +8,7 @@ from sqlalchemy import select
 from kb import search
 from kb.extensions import db
 from kb.models import CaseStudy, User, latest_change_seq
+from kb.search import lifecycle
 from kb.search.schema import STATE_DOC_ID
 from kb.services import case_studies, review
 from kb.services.case_studies import CaseInput
@@ -38,7 +39,7 @@ def add_case(user: User, taxonomy, *, publish: bool = True, **overrides) -> int:
 
 def indexed_ids() -> set[int]:
     """Case study ids of the live documents in the index."""
-    index = search._extension().index
+    index = lifecycle.extension().index
     with index.searcher() as searcher:
         return {int(fields["id"]) for fields in searcher.all_stored_fields()
                 if fields["id"] != STATE_DOC_ID}

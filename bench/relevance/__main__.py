@@ -43,6 +43,7 @@ from kb import create_app, search
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, City, EducationLevel, Role, User
 from kb.search import query as search_query
+from kb.services.policy import case_visibility
 
 DATASET = Path(__file__).resolve().parents[1] / "data" / "cranfield"
 DATASET_FILES = ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv")
@@ -109,7 +110,7 @@ def kb_run(app, queries: dict[str, str], documents: list[dict]) -> dict[str, lis
         ranked: list[str] = []
         for page in range(1, RESULTS // PAGE + 1):
             with app.app_context():
-                results = search.search(None, text, {}, "relevance", page, PAGE)
+                results = search.search(case_visibility(None), text, {}, "relevance", page, PAGE)
             ranked.extend(doc_ids[case_id] for case_id in results.ids)
             if page >= results.pages:
                 break

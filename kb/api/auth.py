@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from flask_login import current_user
 
+from kb.acting import act_for, acting_user
 from kb.api.problems import INVALID_TOKEN, ApiProblem
 from kb.errors import NotAuthenticated
 from kb.extensions import csrf, db
@@ -41,13 +42,14 @@ def identify_caller() -> None:
     """Recognise the caller of this request (``before_request`` of the API blueprint)."""
     header = request.headers.get("Authorization")
     if header is not None:
-        g.api_caller = Caller(_token_user(header), TOKEN)
+        act_for(_token_user(header))
+        g.api_caller_via = TOKEN
     elif current_user.is_authenticated:
         if request.method not in SAFE_METHODS and _csrf_checked():
             csrf.protect()
-        g.api_caller = Caller(current_user._get_current_object(), SESSION)
+        g.api_caller_via = SESSION
     else:
-        g.api_caller = Caller(None, None)
+        g.api_caller_via = None
 
 
 def _token_user(header: str) -> User:
@@ -75,12 +77,7 @@ def _csrf_checked() -> bool:
 
 def caller() -> Caller:
     """The caller :func:`identify_caller` recognised."""
-    return g.api_caller
-
-
-def acting_user() -> User | None:
-    """The user this request acts for; None when anonymous."""
-    return g.api_caller.user
+    return Caller(acting_user(), g.api_caller_via)
 
 
 def required_user() -> User:

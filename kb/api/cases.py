@@ -7,6 +7,7 @@ import dataclasses
 from flask import current_app, url_for
 
 from kb import search as search_index
+from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.problems import STALE_VERSION, ApiProblem
 from kb.api.schemas import (
@@ -21,7 +22,7 @@ from kb.api.spec import operation
 from kb.errors import Conflict, NotFound, ValidationError
 from kb.extensions import db
 from kb.models import AdaptationContext, ProblemOfPractice
-from kb.services import case_studies, cities, review, vocabularies
+from kb.services import case_studies, cities, policy, review, vocabularies
 
 TAG = "Case studies"
 # What a new case study starts from before the fields sent are applied.
@@ -35,12 +36,13 @@ def list_cases(query: CaseListQuery):
     The case studies the caller may see, most recently updated first (or by
     title), narrowed by the search page's facet filters.
     """
-    user = auth.acting_user()
-    results = search_index.search(user, "", query.facet_filters(), sort=query.sort,
+    visibility = policy.case_visibility(acting_user())
+    results = search_index.search(visibility, "", query.facet_filters(), sort=query.sort,
                                   page=query.page, per_page=query.per_page)
     return CasePage(
         items=[schemas.case_summary(case)
-               for case in search_index.cases_in_order(user, results.ids, with_problems=True)],
+               for case in search_index.cases_in_order(visibility, results.ids,
+                                                       with_problems=True)],
         page=results.page, per_page=results.per_page, total=results.total, pages=results.pages,
     )
 
@@ -52,7 +54,7 @@ def get_case(slug: str):
     Every field. Drafts and case studies in review are found only by their
     author and the curators; to anyone else they do not exist (404).
     """
-    user = auth.acting_user()
+    user = acting_user()
     return schemas.case_detail(case_studies.get_case(user, slug), user)
 
 

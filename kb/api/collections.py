@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
+from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.schemas import (
     CollectionCases,
@@ -35,9 +36,9 @@ def list_collections(query: CollectionListQuery):
         page = case_studies.Page(items=own[start:start + query.per_page], page=number,
                                  per_page=query.per_page, total=len(own))
     else:
-        page = collections.shared_collections(auth.acting_user(), page=query.page,
+        page = collections.shared_collections(acting_user(), page=query.page,
                                               per_page=query.per_page)
-    counts = collections.visible_item_counts(auth.acting_user(), page.items)
+    counts = collections.visible_item_counts(acting_user(), page.items)
     return CollectionPage(
         items=[schemas.collection_summary(c, counts[c.id]) for c in page.items],
         page=page.page, per_page=page.per_page, total=page.total, pages=page.pages,
@@ -46,7 +47,7 @@ def list_collections(query: CollectionListQuery):
 
 def _detail(collection) -> CollectionDetail:
     return schemas.collection_detail(
-        collection, collections.visible_items(auth.acting_user(), collection))
+        collection, collections.visible_items(acting_user(), collection))
 
 
 @operation(bp, "GET", "/collections/<slug>", tag=TAG, response=CollectionDetail)
@@ -56,7 +57,7 @@ def get_collection(slug: str):
     Its introduction and the case studies the caller may see, in order, with
     the curator's notes. A private collection exists only for its owner.
     """
-    return _detail(collections.get_collection(auth.acting_user(), slug))
+    return _detail(collections.get_collection(acting_user(), slug))
 
 
 @operation(bp, "POST", "/collections", tag=TAG, response=CollectionDetail, status=201,

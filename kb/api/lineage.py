@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
+from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.schemas import Adaptation, AdaptationInput, CaseAdaptations
 from kb.api.spec import operation
@@ -21,7 +22,7 @@ def list_adaptations(slug: str):
     Which practices it adapts and which case studies adapt it, as far as the
     caller may see both ends of each link.
     """
-    user = auth.acting_user()
+    user = acting_user()
     links = lineage.case_links(user, case_studies.get_case(user, slug))
     return CaseAdaptations(adapted_from=[schemas.adaptation(a) for a in links.adapted_from],
                            adapted_by=[schemas.adaptation(a) for a in links.adapted_by])
@@ -61,4 +62,4 @@ def get_adaptation(adaptation_id: int):
 
     Found only by those who may see both of its case studies.
     """
-    return schemas.adaptation(lineage.get_adaptation(auth.acting_user(), adaptation_id))
+    return schemas.adaptation(lineage.get_adaptation(acting_user(), adaptation_id))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from kb import search as search_index
-from kb.api import auth, bp, schemas
+from kb.acting import acting_user
+from kb.api import bp, schemas
 from kb.api.schemas import SearchPage, SearchQuery
 from kb.api.spec import operation
+from kb.services import policy
 
 
 @operation(bp, "GET", "/search", tag="Search", response=SearchPage, query=SearchQuery)
@@ -17,8 +19,8 @@ def search(query: SearchQuery):
     facets' filters), highlighted titles and snippets, and a "did you mean"
     when little is found.
     """
-    user = auth.acting_user()
-    results = search_index.search(user, query.q, query.facet_filters(), sort=query.sort,
+    visibility = policy.case_visibility(acting_user())
+    results = search_index.search(visibility, query.q, query.facet_filters(), sort=query.sort,
                                   page=query.page, per_page=query.per_page)
-    cases = search_index.cases_in_order(user, results.ids, with_problems=True)
+    cases = search_index.cases_in_order(visibility, results.ids, with_problems=True)
     return schemas.search_page(results, cases)

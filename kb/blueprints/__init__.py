@@ -2,12 +2,12 @@
 
 :func:`init_app` registers every blueprint together with what they share:
 the id URL converter, template filters, error pages and response headers.
+The JSON API (:mod:`kb.api`) is registered beside it by :func:`kb.create_app`.
 """
 
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -89,11 +89,6 @@ def _register_error_pages(app: Flask) -> None:
     def server_error(error: InternalServerError):
         db.session.rollback()
         return render_error(500, "The error has been logged. Please try again later.")
-
-
-def acting_user() -> models.User | None:
-    """The signed-in user itself (not Flask-Login's proxy), which services store; None if anonymous."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
 
 
 def current_location() -> str:
@@ -200,10 +195,13 @@ class PercentEncodeRawQuery:
 
 
 def init_app(app: Flask) -> None:
-    """Register blueprints, converters, filters, error pages, headers and proxy handling."""
+    """Register the site's blueprints, converters, filters, error pages, headers and proxies.
+
+    The error pages and headers serve the whole app, the JSON API included,
+    which :func:`kb.create_app` registers beside these blueprints.
+    """
     app.wsgi_app = PercentEncodeRawQuery(app.wsgi_app)
     _trust_proxies(app)
-    from kb import api
     from kb.blueprints import (
         admin, auth, browse, cases, cities, citations, collections, compare, context_fit, feeds,
         imports, lineage, main, review, vocabularies,
@@ -213,7 +211,6 @@ def init_app(app: Flask) -> None:
     for module in (main, auth, cases, cities, vocabularies, admin, browse, compare, review,
                    imports, collections, feeds, citations, lineage, context_fit):
         app.register_blueprint(module.bp)
-    api.init_app(app)
     _register_error_pages(app)
     _register_template_helpers(app)
     _register_headers(app)

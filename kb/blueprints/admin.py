@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, render_template, url_for
 
+from kb.acting import acting_user
 from kb.blueprints.admin_forms import EditUserForm, NewUserForm
-from kb.blueprints.forms import render_form
-from kb.errors import ValidationError
-from kb.extensions import db, login_manager
+from kb.blueprints.forms import render_form, save_posted_form
+from kb.extensions import login_manager
 from kb.services import accounts, policy
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -35,9 +34,10 @@ def _allowed_for(check):
     def decorator(view):
         @wraps(view)
         def guarded(**kwargs):
-            if not current_user.is_authenticated:
+            user = acting_user()
+            if user is None:
                 return login_manager.unauthorized()
-            if not check(current_user):
+            if not check(user):
                 abort(403)
             return view(**kwargs)
         return guarded
@@ -68,7 +68,7 @@ def index():
 @_allowed_for(policy.can_manage_users)
 def users():
     """Every account with its role, city and whether it is active."""
-    return render_template("admin/users.html", users=accounts.list_users(current_user))
+    return render_template("admin/users.html", users=accounts.list_users(acting_user()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -76,44 +76,37 @@ def users():
 def new_user():
     """Open an account for someone, with a first password they should change."""
     form = NewUserForm(accounts.list_cities())
-    if form.validate_on_submit():
-        try:
-            user = accounts.create_user(
-                current_user,
-                name=form.name.data,
-                email=form.email.data,
-                password=form.password.data,
-                role=form.role.data,
-                city_id=form.city_id.data,
-            )
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            db.session.commit()
-            flash(f"Created an account for {user.name} ({user.email}).", "success")
-            return redirect(url_for("admin.users"))
-    return render_form("admin/user_new.html", form)
+    done = save_posted_form(
+        form,
+        lambda: accounts.create_user(
+            acting_user(),
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            role=form.role.data,
+            city_id=form.city_id.data,
+        ),
+        lambda user: f"Created an account for {user.name} ({user.email}).",
+        lambda _: url_for("admin.users"),
+    )
+    return done or render_form("admin/user_new.html", form)
 
 
 @bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 @_allowed_for(policy.can_manage_users)
 def edit_user(user_id: int):
     """Change an account's role, city and whether it may log in."""
-    user = accounts.get_user(current_user, user_id)
+    user = accounts.get_user(acting_user(), user_id)
     form = EditUserForm(
         accounts.list_cities(),
         data={"role": user.role.value, "city_id": user.city_id, "active": user.active},
     )
-    if form.validate_on_submit():
-        try:
-            accounts.update_user(
-                current_user, user,
-                role=form.role.data, city_id=form.city_id.data, active=form.active.data,
-            )
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            db.session.commit()
-            flash(f"Saved the account of {user.name}.", "success")
-            return redirect(url_for("admin.users"))
-    return render_form("admin/user_edit.html", form, user=user)
+    done = save_posted_form(
+        form,
+        lambda: accounts.update_user(
+            acting_user(), user,
+            role=form.role.data, city_id=form.city_id.data, active=form.active.data,
+        ),
+        f"Saved the account of {user.name}.", lambda _: url_for("admin.users"),
+    )
+    return done or render_form("admin/user_edit.html", form, user=user)

@@ -15,16 +15,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import login_required, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
+from kb.acting import acting_user
 from kb.blueprints.auth_forms import (
     ApiTokenForm,
     ChangePasswordForm,
     LoginForm,
     RegisterForm,
 )
-from kb.blueprints.forms import render_form
+from kb.blueprints.forms import render_form, save_posted_form
 from kb.errors import PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import User
@@ -95,8 +96,9 @@ def login():
 @bp.post("/logout")
 def logout():
     """End this session and every other one of the same user."""
-    if current_user.is_authenticated:
-        accounts.end_sessions(current_user)
+    user = acting_user()
+    if user is not None:
+        accounts.end_sessions(user)
         db.session.commit()
         logout_user()
         flash("You have logged out.", "info")
@@ -105,7 +107,7 @@ def logout():
 
 def _account_page(form: ApiTokenForm, issued: api_tokens.IssuedToken | None = None):
     """The account page; ``issued`` is a token just created, whose secret it shows this once."""
-    user = current_user._get_current_object()
+    user = acting_user()
     response = make_response(render_form("auth/account.html", form, user=user, issued=issued,
                                           tokens=api_tokens.list_tokens(user)))
     # A token's secret must not linger in caches or the browser's history.
@@ -128,7 +130,7 @@ def create_token():
     if not form.validate():
         return _account_page(form)
     try:
-        issued = api_tokens.create_token(current_user._get_current_object(), form.name.data)
+        issued = api_tokens.create_token(acting_user(), form.name.data)
     except ValidationError as error:
         db.session.rollback()
         form.show_errors(error)
@@ -142,7 +144,7 @@ def create_token():
 @login_required
 def revoke_token(token_id: int):
     """Revoke one of the signed-in user's API tokens."""
-    token = api_tokens.revoke_token(current_user._get_current_object(), token_id)
+    token = api_tokens.revoke_token(acting_user(), token_id)
     db.session.commit()
     flash(f"Revoked the API token “{token.name}”: it no longer works.", "success")
     return redirect(url_for("auth.account"))
@@ -153,18 +155,15 @@ def revoke_token(token_id: int):
 def password():
     """Change one's password; other sessions end, this one continues."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        try:
-            accounts.change_password(user, form.current_password.data, form.new_password.data)
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            db.session.commit()
-            _start_session(user)
-            flash("Your password has been changed, and any other sessions have ended.", "success")
-            return redirect(url_for("auth.account"))
-    return render_form("auth/password.html", form)
+    user = acting_user()
+    done = save_posted_form(
+        form,
+        lambda: accounts.change_password(user, form.current_password.data,
+                                         form.new_password.data),
+        "Your password has been changed, and any other sessions have ended.",
+        lambda _: url_for("auth.account"), after_commit=lambda _: _start_session(user),
+    )
+    return done or render_form("auth/password.html", form)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -173,20 +172,15 @@ def register():
     if not current_app.config.get("ALLOW_SELF_REGISTRATION", False):
         abort(404)
     form = RegisterForm(accounts.list_cities())
-    if form.validate_on_submit():
-        data = accounts.AccountInput(
+    done = save_posted_form(
+        form,
+        lambda: accounts.register(accounts.AccountInput(
             name=form.name.data,
             email=form.email.data,
             password=form.password.data,
             city_id=form.city_id.data,
-        )
-        try:
-            user = accounts.register(data)
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            db.session.commit()
-            _start_session(user)
-            flash(f"Welcome, {user.name}. Your account is ready.", "success")
-            return redirect(url_for("main.home"))
-    return render_form("auth/register.html", form)
+        )),
+        lambda user: f"Welcome, {user.name}. Your account is ready.",
+        lambda _: url_for("main.home"), after_commit=_start_session,
+    )
+    return done or render_form("auth/register.html", form)

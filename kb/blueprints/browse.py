@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user
 
 from kb import search as search_index
+from kb.acting import acting_user
+from kb.services import policy
 
 bp = Blueprint("browse", __name__)
 
@@ -44,9 +45,10 @@ def without_filter(results: search_index.SearchResults, name: str, value: str) -
 def search():
     """Search every case study the visitor may see, with facets to narrow down."""
     args = search_args()
-    results = search_index.search(current_user, args["q"], args["filters"], sort=args["sort"],
+    visibility = policy.case_visibility(acting_user())
+    results = search_index.search(visibility, args["q"], args["filters"], sort=args["sort"],
                                   page=args["page"], per_page=PER_PAGE)
-    cases = search_index.cases_in_order(current_user, results.ids)
+    cases = search_index.cases_in_order(visibility, results.ids)
     labels = {name: {v.value: v.label for v in values} for name, values in results.facets.items()}
     return render_template(
         "browse/search.html",

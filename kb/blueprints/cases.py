@@ -16,10 +16,11 @@ from flask import (
     Blueprint, current_app, flash, get_template_attribute, redirect, render_template, request,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
 
 from kb import search as search_index
+from kb.acting import acting_user
 from kb.blueprints.case_forms import MARKDOWN_SECTIONS, CaseForm, EditCaseForm, edit_form_data
 from kb.errors import Conflict, PermissionDenied, ValidationError
 from kb.extensions import db
@@ -36,11 +37,6 @@ def _case_template_values() -> dict:
     return {"MARKDOWN_SECTIONS": MARKDOWN_SECTIONS}
 
 
-def _acting_user() -> User | None:
-    """The signed-in user itself (not the proxy), which the services store; None when anonymous."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
 def _page_number() -> int:
     """The ``?page=`` asked for; garbage means the first page, the service clamps the rest."""
     return request.args.get("page", 1, type=int)
@@ -48,7 +44,7 @@ def _page_number() -> int:
 
 def _listing(template: str, **filters):
     page = case_studies.list_cases(
-        _acting_user(), page=_page_number(), per_page=current_app.config["CASES_PER_PAGE"],
+        acting_user(), page=_page_number(), per_page=current_app.config["CASES_PER_PAGE"],
         **filters,
     )
     return render_template(template, page=page)
@@ -64,7 +60,7 @@ def index():
 @login_required
 def mine():
     """The signed-in user's own case studies, drafts included."""
-    return _listing("cases/mine.html", author_id=current_user.id)
+    return _listing("cases/mine.html", author_id=acting_user().id)
 
 
 def _case_form_page(form: CaseForm, case: CaseStudy | None,
@@ -107,7 +103,7 @@ def _render_form(form: CaseForm, case: CaseStudy | None, status: int = 200):
 @login_required
 def new():
     """Write a new case study; it is saved as a draft."""
-    user = _acting_user()
+    user = acting_user()
     if not policy.can_create_case(user):
         raise PermissionDenied("Your role cannot write case studies.")
     form = CaseForm()
@@ -133,7 +129,7 @@ def edit(slug: str):
     The form of a published case study starts from the edit already
     proposed, if one waits, so that saving it again revises that edit.
     """
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case_for_edit(user, slug)
     form = EditCaseForm(data=edit_form_data(case, review.proposed_input(user, case)))
     form.offer(case_studies.form_choices(case))
@@ -152,13 +148,14 @@ def edit(slug: str):
 @bp.get("/<slug>")
 def detail(slug: str):
     """Every field of a case study, its revisions, and what the visitor may do with it."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
-    similar_ids = search_index.similar_cases(user, case.id)
-    groups = search_index.other_cities_on_problems(user, case.id)
+    visibility = policy.case_visibility(user)
+    similar_ids = search_index.similar_cases(visibility, case.id)
+    groups = search_index.other_cities_on_problems(visibility, case.id)
     # One query for every box: a query per city group made this the slowest page.
     loaded = {link.id: link for link in search_index.links_in_order(
-        user, similar_ids + [case_id for group in groups for case_id in group.case_ids]
+        visibility, similar_ids + [case_id for group in groups for case_id in group.case_ids]
     )}
     similar = [loaded[i] for i in similar_ids if i in loaded]
     other_cities = [
@@ -185,42 +182,52 @@ def _compare_groups(user: User | None, case: CaseStudy) -> list[tuple[str, Marku
     """The "compare with…" list of ``case``'s page: (city, its rendered options) pairs.
 
     Its hundreds of options were most of the page's rendering, and nearly
-    the same on every page: each city's are rendered once until a case
-    study changes (:func:`kb.search.remembered`), the last city's both
-    whole and cut at the list's length, and only the city whose own case
-    study this page leaves out is rendered here.
+    the same on every page: the candidates are read, and each city's
+    options rendered, once until a case study changes
+    (:func:`kb.search.remembered`), the last city's both whole and cut at
+    the list's length, and only the city whose own case study this page
+    leaves out is rendered here.
     """
     render = get_template_attribute("cases/_compare.html", "options")
+    visibility = policy.case_visibility(user)
+    offered = search_index.remembered(visibility, ("compare candidates",),
+                                      lambda: comparison.offered_candidates(user))
 
     def render_each_city() -> MappingProxyType:
-        offered = comparison.offered_candidates(user)
         return MappingProxyType({
             tuple(other.id for other in group): render(group)
             for candidates in (offered, offered[:comparison.MAX_CANDIDATES])
             for _, group in _by_city(candidates)
         })
 
-    rendered = search_index.remembered(user, ("compare options",), render_each_city)
+    rendered = search_index.remembered(visibility, ("compare options",), render_each_city)
     return [(city, rendered.get(tuple(other.id for other in group)) or render(group))
-            for city, group in _by_city(comparison.compare_candidates(user, case))]
+            for city, group in _by_city(comparison.candidates_besides(case, offered))]
 
 
 @bp.get("/<slug>/delete")
 @login_required
 def confirm_delete(slug: str):
     """Ask before deleting; the page's form posts to :func:`delete`."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     if not policy.can_delete_case(user, case):
         raise PermissionDenied("You cannot delete this case study.")
-    return render_template("cases/delete.html", case=case)
+    return render_template(
+        "_partials/confirm_delete.html", title=f"Delete: {case.title}",
+        question=Markup('Delete <span lang="{}">{}</span>?').format(case.language, case.title),
+        warning=(f"This deletes the case study and all {len(case.revisions)} of its saved "
+                 "versions. It cannot be undone."),
+        confirm="Delete it", action=url_for("cases.delete", slug=case.slug),
+        back=url_for("cases.detail", slug=case.slug),
+    )
 
 
 @bp.post("/<slug>/delete")
 @login_required
 def delete(slug: str):
     """Delete a case study and its revisions."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     title = case.title
     case_studies.delete_case(user, case)
@@ -232,7 +239,7 @@ def delete(slug: str):
 @bp.get("/<slug>/revisions/<id:number>")
 def revision(slug: str, number: int):
     """One saved version of a case study, as it was saved."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     details = case_studies.revision_details(user, case, number)
     return render_template("cases/revision.html", case=case, details=details)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, url_for
-from flask_login import current_user
 
+from kb.acting import acting_user
 from kb.services import case_studies, citations
 
 bp = Blueprint("citations", __name__, url_prefix="/cases")
@@ -14,7 +14,7 @@ bp = Blueprint("citations", __name__, url_prefix="/cases")
 
 def _download(slug: str, render, extension: str, mimetype: str) -> Response:
     """The citation of the case study at ``slug`` (if the visitor may see it) as a file."""
-    user = current_user._get_current_object() if current_user.is_authenticated else None
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     ref = citations.reference(case, url_for("cases.detail", slug=case.slug, _external=True),
                               datetime.now(UTC).date())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_login import login_required
 
-from kb.blueprints.forms import commit_or_show, render_form
+from kb.acting import acting_user
+from kb.blueprints.forms import render_form, save_posted_form
 from kb.blueprints.vocabulary_forms import CityForm
-from kb.errors import ValidationError
 from kb.services import case_studies, cities
 from kb.services.cities import CityInput
 
@@ -25,7 +25,7 @@ def detail(slug: str):
     """A city's context profile and the case studies the viewer may see."""
     city = cities.get_city(slug)
     page = case_studies.list_cases(
-        current_user, city_id=city.id,
+        acting_user(), city_id=city.id,
         page=request.args.get("page", 1, type=int),
         per_page=current_app.config["CASES_PER_PAGE"],
     )
@@ -45,38 +45,27 @@ def _city_input(form: CityForm) -> CityInput:
 @login_required
 def curate():
     """Every city, and the form that adds one."""
-    listed = cities.curation_overview(current_user)
+    user = acting_user()
     form = CityForm()
-    if form.validate_on_submit():
-        try:
-            city = cities.create_city(current_user, _city_input(form))
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            name = city.name
-            if commit_or_show(form):
-                flash(f"Added the city “{name}”.", "success")
-                return redirect(url_for("cities.curate"))
-            listed = cities.curation_overview(current_user)
-    return render_form("cities/curate.html", form, cities=listed)
+    done = save_posted_form(
+        form, lambda: cities.create_city(user, _city_input(form)),
+        lambda city: f"Added the city “{city.name}”.", lambda _: url_for("cities.curate"),
+    )
+    return done or render_form("cities/curate.html", form, cities=cities.curation_overview(user))
 
 
 @bp.route("/curate/cities/<id:city_id>", methods=["GET", "POST"])
 @login_required
 def edit(city_id: int):
     """Change a city's name, country, slug or context profile."""
-    city = cities.get_city_for_curation(current_user, city_id)
+    user = acting_user()
+    city = cities.get_city_for_curation(user, city_id)
     current = {"name": city.name, "country": city.country, "slug": city.slug}
     current.update({f"profile_{key}": text for key, _, text in city.profile()})
     form = CityForm(formdata=request.form if request.method == "POST" else None, data=current)
-    if request.method == "POST" and form.validate():
-        try:
-            cities.update_city(current_user, city, _city_input(form))
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            if commit_or_show(form):
-                flash(f"Saved the city “{city.name}”.", "success")
-                return redirect(url_for("cities.edit", city_id=city_id))
-            city = cities.get_city_for_curation(current_user, city_id)
-    return render_form("cities/edit.html", form, city=city)
+    done = save_posted_form(
+        form, lambda: cities.update_city(user, city, _city_input(form)),
+        lambda saved: f"Saved the city “{saved.name}”.",
+        lambda _: url_for("cities.edit", city_id=city_id),
+    )
+    return done or render_form("cities/edit.html", form, city=city)

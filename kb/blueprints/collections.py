@@ -15,18 +15,18 @@ see (:func:`kb.services.collections.visible_items`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import (
     Blueprint, current_app, flash, redirect, render_template, request, url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from kb import search as search_index
+from kb.acting import acting_user
 from kb.blueprints.auth import safe_next
 from kb.blueprints.collection_forms import AddToCollectionForm, CollectionForm, MoveForm, NoteForm
-from kb.blueprints.forms import ServiceForm, commit_or_show, render_form
+from kb.blueprints.forms import commit_or_show, render_form, save_posted_form
 from kb.csvsafe import csv_document
 from kb.errors import ValidationError
 from kb.extensions import db
@@ -37,15 +37,10 @@ from kb.services.collections import CollectionInput
 bp = Blueprint("collections", __name__, url_prefix="/collections")
 
 
-def _acting_user() -> User | None:
-    """The signed-in user itself (not the proxy), which the services store; None when anonymous."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
 @bp.app_template_global()
 def collections_to_add_to() -> list[Collection]:
     """The signed-in user's collections, for the "add to a collection" forms of other pages."""
-    return collections.own_collections(_acting_user())
+    return collections.own_collections(acting_user())
 
 
 def _max_text() -> int:
@@ -61,34 +56,12 @@ def _detail_url(collection: Collection, case_id: int | None = None) -> str:
     return url_for("collections.detail", slug=collection.slug, _anchor=anchor)
 
 
-def _saved(form: ServiceForm, save: Callable[[], object], message: str,
-           target: Callable[[object], str]):
-    """For a valid posted ``form``: ``save()``, commit, flash ``message``, redirect to ``target``.
-
-    ``target`` gets what ``save`` returned. None when the form was not
-    posted, is invalid or was refused by the service (its messages are then
-    on ``form``): the caller shows the form again.
-    """
-    if not form.validate_on_submit():
-        return None
-    try:
-        saved = save()
-    except ValidationError as error:
-        db.session.rollback()
-        form.show_errors(error)
-        return None
-    if not commit_or_show(form):
-        return None
-    flash(message, "success")
-    return redirect(target(saved))
-
-
 # Lists ---------------------------------------------------------------------
 
 @bp.get("/")
 def index():
     """Featured collections, then every collection shared with the visitor."""
-    user = _acting_user()
+    user = acting_user()
     featured = collections.featured_collections(user)
     shared = collections.shared_collections(
         user, page=request.args.get("page", 1, type=int),
@@ -103,7 +76,7 @@ def index():
 @login_required
 def mine():
     """The signed-in user's own collections, private ones included."""
-    user = _acting_user()
+    user = acting_user()
     own = collections.own_collections(user)
     return render_template("collections/mine.html", own=own,
                            counts=collections.visible_item_counts(user, own))
@@ -116,9 +89,9 @@ def mine():
 def new():
     """Make a collection; case studies are added from search results, case pages and comparisons."""
     form = CollectionForm()
-    done = _saved(
+    done = save_posted_form(
         form,
-        lambda: collections.create_collection(_acting_user(), form.collection_input(),
+        lambda: collections.create_collection(acting_user(), form.collection_input(),
                                               max_text=_max_text()),
         "Collection made. Add case studies to it from search results, case study pages "
         "or a comparison.",
@@ -130,7 +103,7 @@ def new():
 @bp.get("/<slug>")
 def detail(slug: str):
     """The introduction and the case studies with their notes; the owner's tools to arrange them."""
-    user = _acting_user()
+    user = acting_user()
     collection = collections.get_collection(user, slug)
     can_edit = policy.can_edit_collection(user, collection)
     return render_template(
@@ -144,12 +117,12 @@ def detail(slug: str):
 @login_required
 def edit(slug: str):
     """Change the title, introduction or who may see the collection."""
-    user = _acting_user()
+    user = acting_user()
     collection = collections.get_collection_for_edit(user, slug)
     form = CollectionForm(data={"title": collection.title,
                                 "introduction": collection.introduction,
                                 "visibility": collection.visibility.value})
-    done = _saved(
+    done = save_posted_form(
         form,
         lambda: collections.update_collection(user, collection, form.collection_input(),
                                               max_text=_max_text()),
@@ -162,15 +135,22 @@ def edit(slug: str):
 @login_required
 def confirm_delete(slug: str):
     """Ask before deleting; the page's form posts to :func:`delete`."""
-    collection = collections.get_collection_for_delete(_acting_user(), slug)
-    return render_template("collections/delete.html", collection=collection)
+    collection = collections.get_collection_for_delete(acting_user(), slug)
+    return render_template(
+        "_partials/confirm_delete.html", title=f"Delete: {collection.title}",
+        question=f"Delete the collection “{collection.title}”?",
+        warning=("This deletes the collection, its introduction and its notes. The case studies "
+                 "in it are not touched. It cannot be undone."),
+        confirm="Delete it", action=url_for("collections.delete", slug=collection.slug),
+        back=url_for("collections.detail", slug=collection.slug),
+    )
 
 
 @bp.post("/<slug>/delete")
 @login_required
 def delete(slug: str):
     """Delete the collection (never its case studies)."""
-    user = _acting_user()
+    user = acting_user()
     collection = collections.get_collection_for_delete(user, slug)
     title = collection.title
     collections.delete_collection(user, collection)
@@ -180,7 +160,7 @@ def delete(slug: str):
 
 
 def _set_featured(slug: str, featured: bool, done: str):
-    user = _acting_user()
+    user = acting_user()
     collection = collections.get_collection(user, slug)
     collections.set_featured(user, collection, featured)
     db.session.commit()
@@ -224,7 +204,7 @@ def _added_message(added: collections.Added, collection: Collection) -> list[tup
 @login_required
 def add():
     """Add the case studies posted (``ids``) to one of the user's collections, or a new one."""
-    user = _acting_user()
+    user = acting_user()
     own = {collection.id: collection for collection in collections.own_collections(user)}
     form = AddToCollectionForm()
     form.offer(list(own.values()))
@@ -244,12 +224,12 @@ def add():
                 for message, category in _added_message(added, collection):
                     flash(message, category)
                 return redirect(safe_next(form.next.data) or _detail_url(collection))
-    cases = search_index.cases_in_order(user, form.ids.data or [])
+    cases = search_index.cases_in_order(policy.case_visibility(user), form.ids.data or [])
     return render_form("collections/add.html", form, cases=cases)
 
 
 def _owned_collection(slug: str) -> tuple[User, Collection]:
-    user = _acting_user()
+    user = acting_user()
     return user, collections.get_collection_for_edit(user, slug)
 
 
@@ -260,7 +240,7 @@ def note(slug: str, case_id: int):
     user, collection = _owned_collection(slug)
     item = collections.get_item(user, collection, case_id)
     form = NoteForm(data={"note": item.note})
-    done = _saved(
+    done = save_posted_form(
         form,
         lambda: collections.set_note(user, collection, case_id, form.note.data or "",
                                      max_text=_max_text()),
@@ -306,7 +286,7 @@ def remove(slug: str, case_id: int):
 
 def _shown(slug: str) -> tuple[Collection, list[CollectionItem], str]:
     """The collection at ``slug``, the items the visitor may see, and its address."""
-    user = _acting_user()
+    user = acting_user()
     collection = collections.get_collection(user, slug)
     return (collection, collections.visible_items(user, collection),
             url_for("collections.detail", slug=slug, _external=True))

@@ -16,26 +16,22 @@ from __future__ import annotations
 from flask import (
     Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
+from kb.acting import acting_user
 from kb.csvsafe import csv_document
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
-from kb.models import User, is_valid_id
+from kb.models import is_valid_id
 from kb.services import case_studies, comparison, coverage, policy, revisions
 
 bp = Blueprint("compare", __name__)
 
 _DAMAGED = "The form was damaged; reload the case study and try again."
-
-
-def _acting_user() -> User | None:
-    """The signed-in user itself (not the proxy); None when anonymous."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
 
 
 # Revisions -----------------------------------------------------------------
@@ -63,7 +59,7 @@ def _version_arg(name: str, default: int) -> int:
 @bp.get("/cases/<slug>/diff")
 def diff(slug: str):
     """What changed between two versions; by default, what the latest version changed."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     new_number = _version_arg("to", case.version)
     old_number = _version_arg("from", new_number - 1)
@@ -84,7 +80,7 @@ class RestoreForm(FlaskForm):
 @login_required
 def restore(slug: str, number: int):
     """Save an earlier version's fields as a new version."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     if not policy.can_edit_case(user, case):
         raise PermissionDenied("You cannot edit this case study.")
@@ -126,7 +122,7 @@ def _case_ids() -> list[int]:
 
 
 def _requested_comparison() -> comparison.Comparison:
-    return comparison.compare_cases(_acting_user(), _case_ids())
+    return comparison.compare_cases(acting_user(), _case_ids())
 
 
 @bp.get("/compare")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import login_required
 
-from kb.blueprints import acting_user
+from kb.acting import acting_user
 from kb.models import CaseStudy
 from kb.services import context_fit, policy
 

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, request, url_for
 from kb import search as search_index
 from kb.blueprints.browse import search_args, search_url
 from kb.models import CaseStudy
-from kb.services import collections, feeds
+from kb.services import collections, feeds, policy
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -61,9 +61,10 @@ def _search_title(results: search_index.SearchResults) -> str:
 def search():
     """The newest published case studies matching a search's words and filters."""
     args = search_args()
-    results = search_index.search(None, args["q"], args["filters"], sort="newest", page=1,
+    anonymous = policy.case_visibility(None)
+    results = search_index.search(anonymous, args["q"], args["filters"], sort="newest", page=1,
                                   per_page=feeds.FEED_ENTRIES)
-    found = search_index.cases_in_order(None, results.ids, with_problems=True,
+    found = search_index.cases_in_order(anonymous, results.ids, with_problems=True,
                                          with_texts=True)
     feed = feeds.cases_feed(
         found, title=_search_title(results),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import flash, redirect, render_template
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
 
-from kb.errors import ValidationError
+from kb.errors import KbError, ValidationError
 from kb.extensions import db
+
+Saved = TypeVar("Saved")
 
 
 class ServiceForm(FlaskForm):
@@ -25,6 +31,13 @@ class ServiceForm(FlaskForm):
     def show_form_error(self, message: str) -> None:
         """Show ``message`` above the form, about the form as a whole."""
         self.form_errors.append(message)
+
+    def show_refusal(self, error: KbError) -> None:
+        """Show why a service refused: a ValidationError by field, anything else above the form."""
+        if isinstance(error, ValidationError):
+            self.show_errors(error)
+        else:
+            self.show_form_error(error.message)
 
 
 def commit_or_show(form: ServiceForm) -> bool:
@@ -51,3 +64,35 @@ def render_form(template: str, *forms: FlaskForm, **context):
     """
     status = 400 if any(form.errors for form in forms) else 200
     return render_template(template, form=forms[0], **context), status
+
+
+def save_posted_form(form: ServiceForm, save: Callable[[], Saved],
+                     message: str | Callable[[Saved], str], target: Callable[[Saved], str], *,
+                     refused: tuple[type[KbError], ...] = (ValidationError,),
+                     after_commit: Callable[[Saved], object] | None = None) -> Response | None:
+    """A form page's POST: validate ``form``, ``save()``, commit, flash ``message``, redirect.
+
+    ``save`` calls the service. A refusal among ``refused`` is rolled back
+    and shown on ``form``, as is a name taken by someone else meanwhile
+    (:func:`commit_or_show`). ``message`` and ``target`` (the address to go
+    to) get what ``save`` returned, before the commit expires it;
+    ``after_commit`` runs between the commit and the redirect. None when the
+    form was not posted, is invalid or was refused: the caller renders the
+    page again, and :func:`render_form` shows the form's errors.
+    """
+    if not form.validate_on_submit():
+        return None
+    try:
+        saved = save()
+    except refused as error:
+        db.session.rollback()
+        form.show_refusal(error)
+        return None
+    text = message if isinstance(message, str) else message(saved)
+    address = target(saved)
+    if not commit_or_show(form):
+        return None
+    if after_commit is not None:
+        after_commit(saved)
+    flash(text, "success")
+    return redirect(address)

@@ -25,8 +25,9 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import login_required
 
+from kb.acting import acting_user
 from kb.blueprints.forms import render_form
 from kb.blueprints.import_forms import ImportForm
 from kb.errors import ImportRejected, PermissionDenied
@@ -51,7 +52,7 @@ def _import_template_values() -> dict:
 
 def _importer() -> User:
     """The signed-in facilitator or admin; PermissionDenied for anyone else."""
-    user = current_user._get_current_object()
+    user = acting_user()
     if not policy.can_import_cases(user):
         raise PermissionDenied("Only facilitators and admins import case studies.")
     return user

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from markupsafe import Markup
 
-from kb.blueprints import acting_user
-from kb.blueprints.forms import render_form
+from kb.acting import acting_user
+from kb.blueprints.forms import render_form, save_posted_form
 from kb.blueprints.lineage_forms import AdaptationForm, RecordAdaptationForm
 from kb.errors import Conflict, ValidationError
 from kb.extensions import db
@@ -46,23 +47,15 @@ def new(slug: str):
     case = lineage.get_adapting_case(user, slug)
     form = RecordAdaptationForm()
     form.offer(lineage.source_candidates(user, case))
-    if form.validate_on_submit():
-        try:
-            link = lineage.record_adaptation(user, case, form.source_id.data,
-                                             form.adaptation_input(), max_text=_max_text())
-        except ValidationError as error:
-            db.session.rollback()
-            form.show_errors(error)
-        except Conflict as error:
-            db.session.rollback()
-            form.show_form_error(error.message)
-        else:
-            message = (f"Recorded that “{case.title}” takes up “{link.source.title}” "
-                       f"({link.kind.label.lower()}).")
-            db.session.commit()
-            flash(message, "success")
-            return redirect(_lineage_section(case))
-    return render_form("lineage/form.html", form, case=case, adaptation=None)
+    done = save_posted_form(
+        form,
+        lambda: lineage.record_adaptation(user, case, form.source_id.data,
+                                          form.adaptation_input(), max_text=_max_text()),
+        lambda link: (f"Recorded that “{case.title}” takes up “{link.source.title}” "
+                      f"({link.kind.label.lower()})."),
+        lambda _: _lineage_section(case), refused=(ValidationError, Conflict),
+    )
+    return done or render_form("lineage/form.html", form, case=case, adaptation=None)
 
 
 @bp.route("/adaptations/<id:adaptation_id>/edit", methods=["GET", "POST"])
@@ -73,17 +66,13 @@ def edit(adaptation_id: int):
     link = lineage.get_adaptation_for_edit(user, adaptation_id)
     form = AdaptationForm(data={"kind": link.kind.value,
                                 **{name: getattr(link, name) for name in lineage.TEXT_FIELDS}})
-    if form.validate_on_submit():
-        try:
-            lineage.update_adaptation(user, link, form.adaptation_input(), max_text=_max_text())
-        except ValidationError as error:
-            db.session.rollback()
-            form.show_errors(error)
-        else:
-            db.session.commit()
-            flash("Adaptation saved.", "success")
-            return redirect(_lineage_section(link.adapting))
-    return render_form("lineage/form.html", form, case=link.adapting, adaptation=link)
+    done = save_posted_form(
+        form,
+        lambda: lineage.update_adaptation(user, link, form.adaptation_input(),
+                                          max_text=_max_text()),
+        "Adaptation saved.", lambda _: _lineage_section(link.adapting),
+    )
+    return done or render_form("lineage/form.html", form, case=link.adapting, adaptation=link)
 
 
 # One rule for both methods: with a GET rule and a POST rule apart, Werkzeug
@@ -95,7 +84,17 @@ def delete(adaptation_id: int):
     user = acting_user()
     link = lineage.get_adaptation_for_edit(user, adaptation_id)
     if request.method == "GET":
-        return render_template("lineage/delete.html", adaptation=link)
+        return render_template(
+            "_partials/confirm_delete.html",
+            title=f"Remove the adaptation: {link.adapting.title}",
+            question=f"Remove the link from “{link.adapting.title}” to “{link.source.title}”?",
+            warning=Markup(
+                "This removes the record that {}'s case study takes up this practice, with what "
+                "was kept, changed and why. Both case studies stay as they are. It cannot be "
+                "undone.").format(link.adapting.city.name),
+            confirm="Remove the link", action=url_for("lineage.delete", adaptation_id=link.id),
+            back=_lineage_section(link.adapting),
+        )
     adapting = link.adapting
     lineage.remove_adaptation(user, link)
     db.session.commit()

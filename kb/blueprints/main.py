@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from kb.blueprints import acting_user
+from kb.acting import acting_user
 from kb.services import catalogue, collections
 
 bp = Blueprint("main", __name__)

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
+from kb.acting import acting_user
 from kb.blueprints.case_forms import MARKDOWN_SECTIONS
 from kb.blueprints.forms import render_form
 from kb.blueprints.review_forms import StepForm
@@ -40,21 +41,16 @@ def _case_template_values() -> dict:
 Step = Callable[[User, CaseStudy, str, int | None], object]
 
 
-def _acting_user() -> User | None:
-    """The signed-in user itself (not the proxy); None when anonymous."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
 @bp.get("/review")
 @login_required
 def queue():
     """What waits for reviewers, oldest first, and what went back to its authors."""
-    return render_template("review/queue.html", queue=review.queue(_acting_user()))
+    return render_template("review/queue.html", queue=review.queue(acting_user()))
 
 
 def _take_step(slug: str, page: _StepPage):
     """Take ``page``'s step on the case study at ``slug``, commit, and go back to it."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     form = StepForm()
     if form.validate():
@@ -148,7 +144,7 @@ for _endpoint, _page in _STEP_PAGES.items():
 @login_required
 def proposed_edit(slug: str):
     """The edit waiting for review beside the published version, with the decisions on it."""
-    user = _acting_user()
+    user = acting_user()
     case = case_studies.get_case(user, slug)
     edit = review.get_proposed_edit(user, case)
     return render_template("review/proposed_edit.html", case=case, edit=edit,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import partial, update_wrapper
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from kb.blueprints.forms import commit_or_show, render_form
+from kb.acting import acting_user
+from kb.blueprints.forms import render_form, save_posted_form
 from kb.blueprints.vocabulary_forms import ContextTermForm, MergeForm, TermForm
-from kb.errors import ValidationError
 from kb.extensions import db
 from kb.models import AdaptationContext, ProblemOfPractice
 from kb.services import vocabularies
@@ -79,7 +79,7 @@ def term_detail(pages: VocabularyPages, slug: str):
     if term.merged_into is not None:
         return redirect(pages.url("detail", slug=term.merged_into.slug), 301)
     found = vocabularies.term_cases(
-        current_user, pages.model, term,
+        acting_user(), pages.model, term,
         page=request.args.get("page", 1, type=int),
         per_page=current_app.config["CASES_PER_PAGE"],
     )
@@ -97,20 +97,14 @@ def _term_input(form: TermForm) -> TermInput:
 
 def curate_list(pages: VocabularyPages):
     """Every term with its case-study count, and the form that adds one."""
-    terms = vocabularies.curation_overview(current_user, pages.model)
+    user = acting_user()
     form = pages.form_class()
-    if form.validate_on_submit():
-        try:
-            term = vocabularies.create_term(current_user, pages.model, _term_input(form))
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            name = term.name
-            if commit_or_show(form):
-                flash(f"Added the {pages.noun} “{name}”.", "success")
-                return redirect(pages.url("curate"))
-            terms = vocabularies.curation_overview(current_user, pages.model)
-    return render_form("vocabularies/curate.html", form, pages=pages, terms=terms)
+    done = save_posted_form(
+        form, lambda: vocabularies.create_term(user, pages.model, _term_input(form)),
+        lambda term: f"Added the {pages.noun} “{term.name}”.", lambda _: pages.url("curate"),
+    )
+    return done or render_form("vocabularies/curate.html", form, pages=pages,
+                               terms=vocabularies.curation_overview(user, pages.model))
 
 
 def _render_edit(pages: VocabularyPages, term, form: TermForm, merge_form: MergeForm):
@@ -133,24 +127,20 @@ def _edit_form(pages: VocabularyPages, term, formdata=None) -> TermForm:
 
 def edit_term(pages: VocabularyPages, term_id: int):
     """Rename a term or change its slug, description or kind."""
-    term = vocabularies.get_term_for_curation(current_user, pages.model, term_id)
+    user = acting_user()
+    term = vocabularies.get_term_for_curation(user, pages.model, term_id)
     form = _edit_form(pages, term, request.form if request.method == "POST" else None)
-    if request.method == "POST" and form.validate():
-        try:
-            vocabularies.update_term(current_user, pages.model, term, _term_input(form))
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            if commit_or_show(form):
-                flash(f"Saved the {pages.noun} “{term.name}”.", "success")
-                return redirect(pages.url("edit", term_id=term.id))
-            term = vocabularies.get_term_for_curation(current_user, pages.model, term_id)
-    return _render_edit(pages, term, form, MergeForm(formdata=None))
+    done = save_posted_form(
+        form, lambda: vocabularies.update_term(user, pages.model, term, _term_input(form)),
+        lambda saved: f"Saved the {pages.noun} “{saved.name}”.",
+        lambda saved: pages.url("edit", term_id=saved.id),
+    )
+    return done or _render_edit(pages, term, form, MergeForm(formdata=None))
 
 
 def _change_state(pages: VocabularyPages, term_id: int, change, done: str):
-    term = vocabularies.get_term_for_curation(current_user, pages.model, term_id)
-    change(current_user, pages.model, term)
+    term = vocabularies.get_term_for_curation(acting_user(), pages.model, term_id)
+    change(acting_user(), pages.model, term)
     name = term.name
     db.session.commit()
     flash(f"{done} “{name}”.", "success")
@@ -169,23 +159,18 @@ def restore_term(pages: VocabularyPages, term_id: int):
 
 def merge_term(pages: VocabularyPages, term_id: int):
     """Move every case study from this term to the chosen one and retire this term."""
-    term = vocabularies.get_term_for_curation(current_user, pages.model, term_id)
+    user = acting_user()
+    term = vocabularies.get_term_for_curation(user, pages.model, term_id)
     merge_form = MergeForm()
     merge_form.set_targets(vocabularies.merge_targets(pages.model, term))
-    if merge_form.validate():
-        try:
-            target = vocabularies.merge_term(
-                current_user, pages.model, term, merge_form.target_id.data
-            )
-        except ValidationError as error:
-            merge_form.show_errors(error)
-        else:
-            source_name, target_name, target_id = term.name, target.name, target.id
-            if commit_or_show(merge_form):
-                flash(f"Merged “{source_name}” into “{target_name}”.", "success")
-                return redirect(pages.url("edit", term_id=target_id))
-            term = vocabularies.get_term_for_curation(current_user, pages.model, term_id)
-    return _render_edit(pages, term, _edit_form(pages, term), merge_form)
+    source_name = term.name
+    done = save_posted_form(
+        merge_form,
+        lambda: vocabularies.merge_term(user, pages.model, term, merge_form.target_id.data),
+        lambda target: f"Merged “{source_name}” into “{target.name}”.",
+        lambda target: pages.url("edit", term_id=target.id),
+    )
+    return done or _render_edit(pages, term, _edit_form(pages, term), merge_form)
 
 
 def _register(pages: VocabularyPages) -> None:

@@ -13,13 +13,13 @@ not exist, so a comparison URL never reveals someone else's draft.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kb import case_fields, search
+from kb import case_fields
 from kb.case_fields import Kind, Shown
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
@@ -190,20 +190,21 @@ class Candidate:
 
 def compare_candidates(user: User | None, case: CaseStudy) -> list[Candidate]:
     """Other case studies ``user`` may see, by city then title, to compare ``case`` with."""
-    return [candidate for candidate in offered_candidates(user)
-            if candidate.id != case.id][:MAX_CANDIDATES]
+    return candidates_besides(case, offered_candidates(user))
+
+
+def candidates_besides(case: CaseStudy, offered: Iterable[Candidate]) -> list[Candidate]:
+    """What :func:`compare_candidates` offers, chosen from ``offered``: all but ``case``."""
+    return [candidate for candidate in offered if candidate.id != case.id][:MAX_CANDIDATES]
 
 
 def offered_candidates(user: User | None) -> tuple[Candidate, ...]:
     """What :func:`compare_candidates` chooses from: one more than it offers, for the page's own.
 
-    Every case study page offers them, so they are remembered until a case
-    study changes (:func:`kb.search.remembered`).
+    Every case study page offers them, so the page keeps them until a case
+    study changes (:func:`kb.blueprints.cases.detail`); they are immutable
+    for that reason.
     """
-    return search.remembered(user, ("compare candidates",), lambda: _first_candidates(user))
-
-
-def _first_candidates(user: User | None) -> tuple[Candidate, ...]:
     rows = db.session.execute(
         select(CaseStudy.id, CaseStudy.title, City.name)
         .join(City, CaseStudy.city_id == City.id)

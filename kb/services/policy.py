@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 from sqlalchemy import ColumnElement, or_, true
 
@@ -14,23 +16,62 @@ def _signed_in(user: User | None) -> bool:
     return user is not None and getattr(user, "is_authenticated", False)
 
 
+@dataclass(frozen=True)
+class CaseVisibility:
+    """Which case studies a user may see: the one statement of that rule.
+
+    Published case studies are public; the signed-in author sees their own
+    in any status; facilitators and admins see everything. Pages ask
+    :func:`can_view_case` and :func:`visible_cases_clause`, and search
+    receives the value itself, which also keys what search remembers:
+    users who may see the same case studies share it, no one else.
+    """
+
+    statuses: frozenset[CaseStatus]
+    author_id: int | None = None  # whose case studies are seen in any status
+
+    @property
+    def sees_everything(self) -> bool:
+        """Every status is visible, so no case study is hidden."""
+        return self.statuses == _EVERY_STATUS
+
+    def allows(self, case: CaseStudy) -> bool:
+        """Whether ``case`` is visible."""
+        return case.status in self.statuses or (
+            self.author_id is not None and case.author_id == self.author_id)
+
+    def clause(self) -> ColumnElement[bool]:
+        """A SQL condition selecting the visible case studies."""
+        if self.sees_everything:
+            return true()
+        condition = or_(*(CaseStudy.status == status for status in CaseStatus
+                          if status in self.statuses))
+        if self.author_id is not None:
+            return or_(condition, CaseStudy.author_id == self.author_id)
+        return condition
+
+
+_EVERY_STATUS = frozenset(CaseStatus)
+_PUBLIC = frozenset({CaseStatus.PUBLISHED})
+
+
+def case_visibility(user: User | None) -> CaseVisibility:
+    """What ``user`` may see: everything for curators, their own work too for authors."""
+    if not _signed_in(user):
+        return CaseVisibility(_PUBLIC)
+    if user.is_facilitator:
+        return CaseVisibility(_EVERY_STATUS)
+    return CaseVisibility(_PUBLIC, user.id)
+
+
 def can_view_case(user: User | None, case: CaseStudy) -> bool:
     """Published case studies are public; others only for their author and curators."""
-    if case.status is CaseStatus.PUBLISHED:
-        return True
-    if not _signed_in(user):
-        return False
-    return user.is_facilitator or case.author_id == user.id
+    return case_visibility(user).allows(case)
 
 
 def visible_cases_clause(user: User | None) -> ColumnElement[bool]:
     """A SQL condition selecting the case studies ``user`` may see."""
-    if _signed_in(user) and user.is_facilitator:
-        return true()
-    published = CaseStudy.status == CaseStatus.PUBLISHED
-    if _signed_in(user):
-        return or_(published, CaseStudy.author_id == user.id)
-    return published
+    return case_visibility(user).clause()
 
 
 def can_create_case(user: User | None) -> bool:
