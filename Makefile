@@ -10,7 +10,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 # pytest-xdist workers: one per core by default; TEST_JOBS=0 runs in this process.
+# Tests marked with an xdist group (the browser tests) share one worker.
 TEST_JOBS ?= auto
+XDIST := -n $(TEST_JOBS) --dist loadgroup
 WORKERS ?= 3
 BIND ?= 127.0.0.1:8000
 NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))
@@ -42,11 +44,11 @@ serve: install
 
 ## test: run the whole suite over every core (PYTEST_ARGS='-k name' to narrow it)
 test: install
-	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## test-fast: the quick part (no slow, browser or PostgreSQL-only tests), for every save
 test-fast: install
-	$(BIN)/python -m pytest -n $(TEST_JOBS) -m 'not slow and not browser and not postgres' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m 'not slow and not browser and not postgres' $(PYTEST_ARGS)
 
 ## clean: remove .venv and build output (the instance folder is kept)
 clean:

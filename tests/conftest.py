@@ -35,7 +35,7 @@ def pytest_sessionstart(session):
                     returncode=4)
     server = Server(BASE_DATABASE_URL)
     try:
-        server.drop_worker_databases()
+        server.drop_worker_database()
     except Exception as error:  # any driver or server error means the same here
         pytest.exit(f"KB_TEST_DATABASE_URL={BASE_DATABASE_URL} cannot be used: {error}", returncode=4)
     finally:

@@ -20,7 +20,8 @@ is batched into as few records as each field's length limit allows:
 A payload longer than a field's limit goes in cut to that limit: as much
 of it as a person could type there. The first problem and context are the
 *carriers*: every case study has them, so their pages list every title;
-one more case study has every term (:data:`TERMS_KEYWORD`). The
+a few more case studies carry every term between them, as many on each as
+a case study may have (:data:`TERMS_KEYWORD`). The
 title-sized case studies are shared between the :data:`HOME_CITIES`.
 """
 
@@ -36,7 +37,7 @@ from flask import Blueprint, Flask, current_app, render_template_string
 from markupsafe import Markup
 
 from kb import search
-from kb.case_fields import MESSAGE_MAX, SHORT_TEXT_MAX, SUMMARY_MAX, TITLE_MAX
+from kb.case_fields import MESSAGE_MAX, SHORT_TEXT_MAX, SUMMARY_MAX, TERMS_MAX, TITLE_MAX
 from kb.extensions import db
 from kb.models import (
     PROFILE_HEADINGS,
@@ -176,7 +177,8 @@ class PayloadSite:
     case_ids: list[int] = field(default_factory=list)
     rich_cases: list[str] = field(default_factory=list)  # slugs (see _rich_cases)
     profile_case_ids: list[int] = field(default_factory=list)  # one in each profile city
-    terms_case: str = ""  # slug of the case study with every term
+    # (slug, names of the terms it carries) of the case studies carrying every term
+    terms_cases: list[tuple[str, list[str]]] = field(default_factory=list)
     cities: list[str] = field(default_factory=list)  # slugs
     city_ids: list[int] = field(default_factory=list)
     city_names: list[str] = field(default_factory=list)
@@ -338,13 +340,19 @@ class PayloadBuilder:
                 **self.basics(site, n, site.city_ids[n]),
             ))
             site.profile_case_ids.append(case.id)
-        terms_case = self.save_published(site, CaseInput(
-            title=f"{TERMS_KEYWORD}: every problem of practice and adaptation context",
-            summary="A case study that carries every term.",
-            **{**self.basics(site, 0, site.city_ids[HOME_CITIES[0]]),
-               "problem_ids": site.problem_ids, "context_ids": site.context_ids},
-        ))
-        site.terms_case = terms_case.slug
+        terms = max(len(site.problem_ids), len(site.context_ids))
+        for first in range(0, terms, TERMS_MAX):
+            carried = slice(first, first + TERMS_MAX)
+            # Every case study needs a problem of practice: the carrier, once they run out.
+            problem_ids = site.problem_ids[carried] or site.problem_ids[:1]
+            terms_case = self.save_published(site, CaseInput(
+                title=f"{TERMS_KEYWORD}: problems of practice and adaptation contexts from {first}",
+                summary="A case study that carries as many terms as it may.",
+                **{**self.basics(site, 0, site.city_ids[HOME_CITIES[0]]),
+                   "problem_ids": problem_ids, "context_ids": site.context_ids[carried]},
+            ))
+            names = [site.problem_names[site.problem_ids.index(term)] for term in problem_ids]
+            site.terms_cases.append((terms_case.slug, names + site.context_names[carried]))
         db.session.commit()
 
 
