@@ -41,7 +41,7 @@ def network(users, taxonomy):
                context_ids=[contexts["public-funding"], contexts["large-system"]])
     write_case(users["member"], taxonomy, title="Toronto draft", publish=False,
                context_ids=[contexts["centralised-governance"]])
-    seoul_case = write_case(users["other_member"], taxonomy, title="Seoul practice", city_id=seoul.id,
+    seoul_case = write_case(users["other_member"], taxonomy, title="Seoul practice", city="seoul",
                             contexts=("centralised-governance", "public-funding")).id
     return {"seoul_case": db.session.get(CaseStudy, seoul_case), "toronto": toronto, "seoul": seoul}
 
