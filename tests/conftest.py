@@ -23,6 +23,8 @@ from permissions import member_world
 
 from kb import create_app
 from kb.extensions import db
+from kb.models import User
+
 
 def pytest_sessionstart(session):
     """Refuse to run on a PostgreSQL URL that does not work, or without one when it is required."""
@@ -130,6 +132,12 @@ def taxonomy():
 def people(taxonomy):
     """One user per role (and a second member); maps a name to the user's id."""
     return make_people(taxonomy)
+
+
+@pytest.fixture
+def users(app_ctx, people):
+    """The ``people`` seed's users as User objects in the test's app context."""
+    return {name: db.session.get(User, user_id) for name, user_id in people.items()}
 
 
 @seed("taxonomy", "people")

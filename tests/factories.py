@@ -2,11 +2,14 @@
 
 Every builder goes through the services, as the application does, so the
 change log and the index see what a test makes. Call them inside an app
-context; those that commit say so.
+context (:func:`write_case_in` makes its own); those that commit say so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from flask import Flask
 from sqlalchemy import select
 
 from kb.extensions import db
@@ -20,7 +23,8 @@ from kb.models import (
     Role,
     User,
 )
-from kb.services import collections, lineage
+from kb.services import case_studies, collections, lineage, review
+from kb.services.case_studies import CaseInput
 
 PASSWORD = "correct horse battery"
 
@@ -84,6 +88,53 @@ def make_people(taxonomy: dict) -> dict[str, int]:
 def email_of(user_id: int) -> str:
     """The e-mail address of the user with ``user_id``."""
     return db.session.scalar(select(User.email).where(User.id == user_id))
+
+
+def case_input(taxonomy: dict, *, city: str = "toronto",
+               problems: Iterable[str] = ("work-based-learning",), contexts: Iterable[str] = (),
+               **overrides) -> CaseInput:
+    """A valid CaseInput: an upper-secondary case study in ``city`` on ``problems``.
+
+    ``city``, ``problems`` and ``contexts`` are slugs of ``taxonomy``'s terms;
+    ``overrides`` set any other CaseInput field, ``city_id`` or ``problem_ids``
+    among them for terms a test made itself.
+    """
+    values = dict(
+        title="Employer-led apprenticeships",
+        summary="Students spend two days a week with an employer.",
+        city_id=taxonomy["cities"][city],
+        education_level="upper_secondary",
+        problem_ids=[taxonomy["problems"][slug] for slug in problems],
+        context_ids=[taxonomy["contexts"][slug] for slug in contexts],
+        body="Illustrative sample data.",
+    )
+    values.update(overrides)
+    return CaseInput(**values)
+
+
+def write_case(author: User, taxonomy: dict, *, publish: bool = True, **overrides) -> CaseStudy:
+    """``author``'s case study of :func:`case_input`, published unless ``publish`` is false.
+
+    Commits.
+    """
+    case = case_studies.create_case(author, case_input(taxonomy, **overrides))
+    if publish:
+        review.publish_as_system(case)
+    db.session.commit()
+    return case
+
+
+def write_case_in(app: Flask, author_id: int, taxonomy: dict, *, publish: bool = True,
+                  **overrides) -> CaseStudy:
+    """:func:`write_case` for a test outside an app context; the case study comes back detached.
+
+    Its columns are loaded, so ``.id`` and ``.slug`` read without a session.
+    """
+    with app.app_context():
+        case = write_case(db.session.get(User, author_id), taxonomy, publish=publish, **overrides)
+        db.session.refresh(case)
+        db.session.expunge(case)
+        return case
 
 
 def member_collections(member: User, published: CaseStudy, draft: CaseStudy) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from factories import member_adaptation, member_collections
+from factories import member_adaptation, member_collections, write_case
 
 from kb.extensions import db
 from kb.models import City, User
@@ -362,24 +362,14 @@ def member_world(taxonomy: dict, people: dict) -> dict:
     """
     member = db.session.get(User, people["member"])
     city_id = taxonomy["cities"]["toronto"]
-
-    def write(title):
-        return case_studies.create_case(member, case_studies.CaseInput(
-            title=title, summary="A summary.", city_id=city_id,
-            education_level="upper_secondary",
-            problem_ids=[taxonomy["problems"]["work-based-learning"]],
-        ))
-
-    draft = write("Member draft on apprenticeship")
-    published = write("Member published apprenticeship")
-    review.publish_as_system(published)
-    submitted = write("Member submitted apprenticeship")
+    draft = write_case(member, taxonomy, title="Member draft on apprenticeship", publish=False)
+    published = write_case(member, taxonomy, title="Member published apprenticeship")
+    submitted = write_case(member, taxonomy, title="Member submitted apprenticeship",
+                           publish=False)
     review.submit(member, submitted)
-    archived = write("Member archived apprenticeship")
-    review.publish_as_system(archived)
+    archived = write_case(member, taxonomy, title="Member archived apprenticeship")
     review.archive(member, archived)
-    edited = write("Member edited apprenticeship")
-    review.publish_as_system(edited)
+    edited = write_case(member, taxonomy, title="Member edited apprenticeship")
     case_studies.update_case(member, edited, replace(
         case_studies.case_to_input(edited), summary="A proposed summary."))
     token = api_tokens.create_token(member, "Member's script").token

@@ -12,12 +12,12 @@ import hashlib
 from itertools import product
 
 import pytest
-from factories import member_adaptation, member_collections
+from factories import case_input, member_adaptation, member_collections, write_case
 from sqlalchemy import func, select
 
 from kb.extensions import db
-from kb.models import CaseStudy, ChangeLog, City, CollectionVisibility, User
-from kb.services import api_tokens, case_studies, review
+from kb.models import ChangeLog, City, CollectionVisibility, User
+from kb.services import api_tokens, case_studies
 
 ROLES = ("anonymous", "researcher", "member", "other_member", "facilitator", "admin")
 
@@ -40,24 +40,14 @@ def build_world(taxonomy: dict, people: dict) -> dict:
     """
     member = db.session.get(User, people["member"])
     city_id = taxonomy["cities"]["toronto"]
-
-    def typed(title, summary="A summary."):
-        return case_studies.CaseInput(
-            title=title, summary=summary, city_id=city_id,
-            education_level="upper_secondary",
-            problem_ids=[taxonomy["problems"]["work-based-learning"]],
-        )
-
-    draft = case_studies.create_case(member, typed("Member draft on apprenticeship"))
-    published = case_studies.create_case(member, typed("Member published apprenticeship"))
-    review.publish_as_system(published)
-    edited = case_studies.create_case(member, typed("Member edited apprenticeship"))
-    review.publish_as_system(edited)
-    case_studies.update_case(member, edited, typed("Member edited apprenticeship",
-                                                   "A proposed summary."))
+    draft = write_case(member, taxonomy, title="Member draft on apprenticeship", publish=False)
+    published = write_case(member, taxonomy, title="Member published apprenticeship")
+    edited = write_case(member, taxonomy, title="Member edited apprenticeship")
+    case_studies.update_case(member, edited, case_input(
+        taxonomy, title="Member edited apprenticeship", summary="A proposed summary."))
     # A second revision, for the pages that compare versions.
-    case_studies.update_case(member, draft, typed("Member draft on apprenticeship",
-                                                  "A longer summary."))
+    case_studies.update_case(member, draft, case_input(
+        taxonomy, title="Member draft on apprenticeship", summary="A longer summary."))
     made = member_collections(member, published, draft)
     token = api_tokens.create_token(member, "Member's script").token
     adaptation_id = member_adaptation(member, published, draft)

@@ -8,6 +8,7 @@ the authorization table (test_authorization.py).
 from __future__ import annotations
 
 import pytest
+from factories import write_case
 from instances import seed
 from clients import bearer, field_errors, problem
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from kb.api import schemas
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, ReviewEvent, Revision, User
-from kb.services import case_studies, review
+from kb.services import case_studies
 
 NEW_CASE = {
     "title": "Employer-led apprenticeships",
@@ -33,26 +34,17 @@ NEW_CASE = {
 
 
 @seed("taxonomy", "people")
-def corpus(app, taxonomy, people):
+def corpus(taxonomy, people):
     """``member``'s draft and two published case studies (Toronto, Seoul); their slugs."""
-    with app.app_context():
-        member = db.session.get(User, people["member"])
-        other = db.session.get(User, people["other_member"])
-
-        def write(author, title, city, problem, summary="A summary."):
-            return case_studies.create_case(author, case_studies.CaseInput(
-                title=title, summary=summary, city_id=taxonomy["cities"][city],
-                education_level="upper_secondary", problem_ids=[taxonomy["problems"][problem]],
-            ))
-
-        draft = write(member, "Draft on apprenticeship mentors", "toronto", "work-based-learning")
-        toronto = write(member, "Apprenticeship hubs", "toronto", "work-based-learning",
-                        "Hubs place apprentices with <employers> & unions.")
-        seoul = write(other, "Career counselling in Seoul", "seoul", "career-guidance")
-        for case in (toronto, seoul):
-            review.publish_as_system(case)
-        db.session.commit()
-        return {"draft": draft.slug, "toronto": toronto.slug, "seoul": seoul.slug}
+    member = db.session.get(User, people["member"])
+    draft = write_case(member, taxonomy, title="Draft on apprenticeship mentors",
+                       summary="A summary.", publish=False)
+    toronto = write_case(member, taxonomy, title="Apprenticeship hubs",
+                         summary="Hubs place apprentices with <employers> & unions.")
+    seoul = write_case(db.session.get(User, people["other_member"]), taxonomy,
+                       title="Career counselling in Seoul", summary="A summary.", city="seoul",
+                       problems=("career-guidance",))
+    return {"draft": draft.slug, "toronto": toronto.slug, "seoul": seoul.slug}
 
 
 def count_cases(app) -> int:

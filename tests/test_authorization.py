@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from clients import AuthActions
-from permissions import LOGIN, ROLES, TABLE, filled, outcome
+from permissions import ROLES, TABLE, filled, outcome
 
 # Rules that need no row: Flask's own static files.
 UNLISTED_RULES = {"/static/<path:filename>"}

@@ -5,48 +5,36 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from factories import write_case, write_case_in
 from instances import seed
 
 from kb.extensions import db
 from kb.models import User
-from kb.services import case_studies, review
-
-
-def _make_case(app, author_id, city_id, problem_id, title, summary, body="", publish=True,
-               language="en"):
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        case = case_studies.create_case(author, case_studies.CaseInput(
-            title=title, summary=summary, city_id=city_id, education_level="upper_secondary",
-            body=body, language=language, problem_ids=[problem_id],
-        ))
-        if publish:
-            review.publish_as_system(case)
-        db.session.commit()
-        return case.slug
 
 
 @seed("taxonomy", "people")
-def corpus(app, taxonomy, people):
+def corpus(taxonomy, people):
     """Three published case studies in two cities and a member's draft; maps names to links."""
-    cities, problems = taxonomy["cities"], taxonomy["problems"]
-    wbl, guidance = problems["work-based-learning"], problems["career-guidance"]
-    slugs = {
-        "apprentices": _make_case(
-            app, people["facilitator"], cities["toronto"], wbl, "Apprenticeships with employers",
-            "Students learn a trade in paid apprenticeships.", "Employers mentor apprentices."),
-        "meister": _make_case(
-            app, people["facilitator"], cities["seoul"], wbl, "Meister high schools",
-            "Industry-led schools train technicians.",
-            "Companies co-design the curriculum and employers host apprentices."),
-        "korean": _make_case(
-            app, people["facilitator"], cities["seoul"], guidance, "진로 상담 프로그램",
-            "학생들의 진로 상담을 지원합니다.", language="ko"),
-        "draft": _make_case(
-            app, people["member"], cities["toronto"], guidance, "Secret guidance draft",
-            "Not yet published apprenticeships.", publish=False),
+    facilitator = db.session.get(User, people["facilitator"])
+    guidance = ("career-guidance",)
+    written = {
+        "apprentices": write_case(
+            facilitator, taxonomy, title="Apprenticeships with employers",
+            summary="Students learn a trade in paid apprenticeships.",
+            body="Employers mentor apprentices."),
+        "meister": write_case(
+            facilitator, taxonomy, city="seoul", title="Meister high schools",
+            summary="Industry-led schools train technicians.",
+            body="Companies co-design the curriculum and employers host apprentices."),
+        "korean": write_case(
+            facilitator, taxonomy, city="seoul", problems=guidance, title="진로 상담 프로그램",
+            summary="학생들의 진로 상담을 지원합니다.", body="", language="ko"),
+        "draft": write_case(
+            db.session.get(User, people["member"]), taxonomy, problems=guidance,
+            title="Secret guidance draft", summary="Not yet published apprenticeships.", body="",
+            publish=False),
     }
-    return {name: f'href="/cases/{quote(slug)}"' for name, slug in slugs.items()}
+    return {name: f'href="/cases/{quote(case.slug)}"' for name, case in written.items()}
 
 
 def test_plain_words_find_and_rank(client, corpus):
@@ -87,9 +75,9 @@ def test_korean_query_finds_word_inside_run(client, corpus):
 
 
 def test_snippet_is_highlighted_and_escaped(app, client, taxonomy, people):
-    _make_case(app, people["facilitator"], taxonomy["cities"]["toronto"],
-               taxonomy["problems"]["career-guidance"], "Mentoring <img src=x onerror=alert(1)>",
-               "Mentoring students <script>alert(1)</script> into careers.")
+    write_case_in(app, people["facilitator"], taxonomy, problems=("career-guidance",),
+                  title="Mentoring <img src=x onerror=alert(1)>",
+                  summary="Mentoring students <script>alert(1)</script> into careers.")
     page = client.get("/search?q=mentoring").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "<img src=x" not in page
@@ -98,9 +86,8 @@ def test_snippet_is_highlighted_and_escaped(app, client, taxonomy, people):
 
 def test_sort_and_pagination_links_keep_the_query(app, client, taxonomy, people):
     for n in range(25):
-        _make_case(app, people["facilitator"], taxonomy["cities"]["toronto"],
-                   taxonomy["problems"]["career-guidance"], f"Guidance model {n:02d}",
-                   "Career guidance in schools.")
+        write_case_in(app, people["facilitator"], taxonomy, problems=("career-guidance",),
+                      title=f"Guidance model {n:02d}", summary="Career guidance in schools.")
     page = client.get("/search?q=guidance&sort=title").get_data(as_text=True)
     assert "Page 1 of 2" in page
     assert "page=2" in page and "sort=title" in page

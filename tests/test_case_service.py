@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from factories import case_input
 from sqlalchemy import insert, select
 
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -16,30 +17,9 @@ from kb.models import (
     City,
     ProblemOfPractice,
     Revision,
-    User,
 )
 from kb.services import case_studies, review
 from kb.services.case_studies import CaseInput
-
-
-def case_input(taxonomy, **overrides) -> CaseInput:
-    """A valid CaseInput for a Toronto work-based-learning case study, with ``overrides``."""
-    values = dict(
-        title="Employer-led apprenticeships",
-        summary="Students spend two days a week with an employer.",
-        city_id=taxonomy["cities"]["toronto"],
-        education_level="upper_secondary",
-        problem_ids=[taxonomy["problems"]["work-based-learning"]],
-        body="Illustrative sample data. **Bold** text.",
-    )
-    values.update(overrides)
-    return CaseInput(**values)
-
-
-@pytest.fixture
-def users(app_ctx, people):
-    """The ``people`` as User objects in the test's app context."""
-    return {name: db.session.get(User, user_id) for name, user_id in people.items()}
 
 
 def _log(case_id: int) -> list[ChangeOperation]:
@@ -218,7 +198,8 @@ def test_form_choices_offer_retired_terms_only_to_cases_that_carry_them(taxonomy
 
 def test_revision_details_put_the_snapshot_into_words(taxonomy, users):
     data = case_input(taxonomy, year_start=2015, evidence_level="quasi_experimental", language="ko",
-                      context_ids=[taxonomy["contexts"]["public-funding"]])
+                      context_ids=[taxonomy["contexts"]["public-funding"]],
+                      body="Illustrative sample data. **Bold** text.")
     case = case_studies.create_case(users["member"], data)
     db.session.commit()
     db.session.get(City, taxonomy["cities"]["toronto"]).name = "Toronto (TDSB)"

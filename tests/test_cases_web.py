@@ -6,19 +6,19 @@ Review (submitting, publishing, archiving) is tested in test_review_web.py.
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import pytest
+from factories import write_case_in
 from flask import url_for
+from pages import case_form, load, structure, text, url
 from sqlalchemy import func, select
 
 from kb.extensions import db
 from kb.models import (
     CaseStatus, CaseStudy, ChangeLog, ChangeOperation, City, ProblemOfPractice, User,
 )
-from kb.services import case_studies, cities, review
-from kb.services.case_studies import CaseInput
+from kb.services import cities
 
 # Endpoints the case pages and the layout link to that sibling blueprints own.
 _LINKED_ENDPOINTS = {
@@ -41,53 +41,6 @@ def linked_endpoints(app):
             app.add_url_rule(f"/_stand-in{rule}", endpoint=endpoint, view_func=lambda **_: "")
 
 
-def case_form(taxonomy, **overrides) -> dict:
-    """The POST data of a valid new-case form, with ``overrides`` (None removes a field)."""
-    data = {
-        "title": "Employer-led apprenticeships",
-        "summary": "Students spend two days a week with an employer.",
-        "city_id": str(taxonomy["cities"]["toronto"]),
-        "education_level": "upper_secondary",
-        "language": "en",
-        "year_start": "",
-        "year_end": "",
-        "evidence_level": "",
-        "problem_ids": [str(taxonomy["problems"]["work-based-learning"])],
-        "context_ids": [],
-        "body": "Illustrative sample data.",
-        "implementation": "", "outcomes": "", "cost_notes": "", "enablers": "", "barriers": "",
-        "contact": "", "sources": "", "message": "",
-        "save": "Save draft",
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def make_case(app, taxonomy, author_id: int, *, published: bool = False, **overrides) -> str:
-    """Create (and maybe publish) a case study through the service; returns its slug."""
-    values = dict(
-        title="A case study", summary="What was done.", city_id=taxonomy["cities"]["toronto"],
-        education_level="upper_secondary", problem_ids=[taxonomy["problems"]["career-guidance"]],
-    )
-    values.update(overrides)
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        case = case_studies.create_case(author, CaseInput(**values))
-        if published:
-            review.publish_as_system(case)
-        db.session.commit()
-        return case.slug
-
-
-def load(app, slug: str) -> CaseStudy | None:
-    """The case study at ``slug`` (detached, its columns loaded), or None."""
-    with app.app_context():
-        case = db.session.scalar(select(CaseStudy).where(CaseStudy.slug == slug))
-        if case is not None:
-            db.session.expunge(case)
-        return case
-
-
 def revision_numbers(app, slug: str) -> list[int]:
     """The revision numbers of the case study at ``slug``, newest first."""
     with app.app_context():
@@ -99,57 +52,6 @@ def case_count(app) -> int:
     """How many case studies exist."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(CaseStudy))
-
-
-def text(response) -> str:
-    """The response body as text."""
-    return response.get_data(as_text=True)
-
-
-def url(slug: str, suffix: str = "") -> str:
-    """The address of the case study at ``slug`` (plus ``suffix``), as a browser sends it."""
-    return f"/cases/{quote(slug)}{suffix}"
-
-
-_UNLABELLED = ("hidden", "submit")  # input types that need no label
-
-
-class _PageStructure(HTMLParser):
-    """Collects what the checks need: h1s, controls, labels, fieldsets, every attribute."""
-
-    def __init__(self):
-        super().__init__()
-        self.h1_count = 0
-        self.control_ids: list[str] = []
-        self.label_targets: set[str] = set()
-        self.fieldsets_with_legend = 0
-        self.attributes: list[tuple[str, str | None]] = []
-        self._open_fieldsets: list[bool] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.attributes.extend(attrs)
-        attrs = dict(attrs)
-        if tag == "h1":
-            self.h1_count += 1
-        elif tag in ("input", "select", "textarea") and attrs.get("type") not in _UNLABELLED:
-            self.control_ids.append(attrs.get("id", ""))
-        elif tag == "label" and attrs.get("for"):
-            self.label_targets.add(attrs["for"])
-        elif tag == "fieldset":
-            self._open_fieldsets.append(False)
-        elif tag == "legend" and self._open_fieldsets:
-            self._open_fieldsets[-1] = True
-
-    def handle_endtag(self, tag):
-        if tag == "fieldset" and self._open_fieldsets.pop():
-            self.fieldsets_with_legend += 1
-
-
-def structure(html: str) -> _PageStructure:
-    """Parse ``html`` for the accessibility checks."""
-    parser = _PageStructure()
-    parser.feed(html)
-    return parser
 
 
 # -- writing -----------------------------------------------------------------
@@ -184,14 +86,13 @@ def test_hostile_markdown_in_a_chinese_case_study_is_shown_harmless(app, client,
 
 
 def test_detail_shows_every_field(app, client, people, taxonomy):
-    slug = make_case(
-        app, taxonomy, people["member"], published=True, title="Seoul pathways", language="ko",
-        city_id=taxonomy["cities"]["seoul"], year_start=2016, year_end=2019,
-        evidence_level="correlational", contact="Office of pathways",
-        context_ids=[taxonomy["contexts"]["public-funding"]],
+    slug = write_case_in(
+        app, people["member"], taxonomy, title="Seoul pathways", language="ko", city="seoul",
+        problems=("career-guidance",), contexts=("public-funding",), year_start=2016,
+        year_end=2019, evidence_level="correlational", contact="Office of pathways",
         **{name: f"{name} *text*" for name in
            ("body", "implementation", "outcomes", "cost_notes", "enablers", "barriers")},
-    )
+    ).slug
     page = text(client.get(url(slug)))
     assert '<h1 lang="ko">Seoul pathways</h1>' in page
     with app.test_request_context():
@@ -255,7 +156,7 @@ def test_preview_renders_markdown_and_saves_nothing(app, client, auth, people, t
     assert 'value="Employer-led apprenticeships"' in page  # the form keeps what was typed
     assert case_count(app) == 0
 
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False, title="A case study").slug
     response = client.post(url(slug, "/edit"), data={**form, "version": "1", "preview": "Preview"})
     assert response.status_code == 200 and "Some <strong>bold</strong>" in text(response)
     case = load(app, slug)
@@ -338,7 +239,8 @@ def test_retired_terms_are_offered_only_where_already_used(app, client, auth, pe
     response = client.post("/cases/new", data=case_form(taxonomy, problem_ids=[str(old)]))
     assert response.status_code == 400 and "Choose from the list." in text(response)
 
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False,
+                         problems=("career-guidance",)).slug
     with app.app_context():
         case = db.session.scalar(select(CaseStudy).where(CaseStudy.slug == slug))
         case.problems.append(db.session.get(ProblemOfPractice, old))
@@ -384,8 +286,8 @@ def test_researchers_may_not_write_and_anonymous_visitors_must_log_in(app, clien
 
 
 def test_members_cannot_edit_other_peoples_case_studies(app, client, auth, people, taxonomy):
-    published = make_case(app, taxonomy, people["member"], published=True, title="Public one")
-    draft = make_case(app, taxonomy, people["member"], title="Private one")
+    published = write_case_in(app, people["member"], taxonomy, title="Public one").slug
+    draft = write_case_in(app, people["member"], taxonomy, publish=False, title="Private one").slug
     auth.login_as(app, people["other_member"])
 
     assert client.get(url(published, "/edit")).status_code == 403
@@ -405,8 +307,9 @@ def test_members_cannot_edit_other_peoples_case_studies(app, client, auth, peopl
 
 
 def test_anonymous_visitors_see_published_case_studies_only(app, client, people, taxonomy):
-    public = make_case(app, taxonomy, people["member"], published=True, title="Shared practice")
-    draft = make_case(app, taxonomy, people["member"], title="Unfinished draft")
+    public = write_case_in(app, people["member"], taxonomy, title="Shared practice").slug
+    draft = write_case_in(app, people["member"], taxonomy, publish=False,
+                          title="Unfinished draft").slug
     assert client.get(url(public)).status_code == 200
     assert client.get(url(public, "/revisions/1")).status_code == 200
     assert client.get(url(draft)).status_code == 404
@@ -418,7 +321,8 @@ def test_anonymous_visitors_see_published_case_studies_only(app, client, people,
 
 
 def test_facilitators_see_and_curate_drafts(app, client, auth, people, taxonomy):
-    draft = make_case(app, taxonomy, people["member"], title="Unfinished draft")
+    draft = write_case_in(app, people["member"], taxonomy, publish=False,
+                          title="Unfinished draft").slug
     auth.login_as(app, people["facilitator"])
     page = text(client.get(url(draft)))
     assert '<span class="badge">Draft</span>' in page
@@ -431,8 +335,8 @@ def test_facilitators_see_and_curate_drafts(app, client, auth, people, taxonomy)
 
 
 def test_mine_lists_own_case_studies_with_drafts(app, client, auth, people, taxonomy):
-    make_case(app, taxonomy, people["member"], title="My draft")
-    make_case(app, taxonomy, people["other_member"], title="Their public", published=True)
+    write_case_in(app, people["member"], taxonomy, publish=False, title="My draft")
+    write_case_in(app, people["other_member"], taxonomy, title="Their public")
     auth.login_as(app, people["member"])
     page = text(client.get("/cases/mine"))
     assert "My draft" in page and "Their public" not in page
@@ -468,7 +372,7 @@ def test_delete_asks_first_and_writes_the_change_log(app, client, auth, people, 
 
 
 def test_only_admins_delete_published_case_studies(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"], published=True)
+    slug = write_case_in(app, people["member"], taxonomy, title="A case study").slug
     auth.login_as(app, people["member"])
     assert client.post(url(slug, "/delete")).status_code == 403
     auth.logout()
@@ -480,7 +384,7 @@ def test_only_admins_delete_published_case_studies(app, client, auth, people, ta
 
 def test_posts_need_a_csrf_token(app, client, auth, people, taxonomy):
     app.config["WTF_CSRF_ENABLED"] = True
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     with app.app_context():
         email = db.session.get(User, people["member"]).email
     page = text(client.get("/auth/login"))
@@ -501,7 +405,7 @@ def test_posts_need_a_csrf_token(app, client, auth, people, taxonomy):
 # -- editing conflicts ---------------------------------------------------------------
 
 def test_a_stale_edit_is_refused_and_keeps_the_typed_text(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     auth.login_as(app, people["member"])
     first = client.post(url(slug, "/edit"),
                         data=case_form(taxonomy, title="First editor", version="1"))
@@ -520,7 +424,7 @@ def test_a_stale_edit_is_refused_and_keeps_the_typed_text(app, client, auth, peo
 @pytest.mark.parametrize("version", [None, "", "abc", "99999999999999999999999"])
 def test_a_damaged_version_field_is_an_error_not_a_silent_overwrite(app, client, auth, people,
                                                                     taxonomy, version):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False, title="A case study").slug
     auth.login_as(app, people["member"])
     response = client.post(url(slug, "/edit"),
                            data=case_form(taxonomy, title="Changed", version=version))
@@ -543,7 +447,7 @@ def test_a_damaged_version_field_is_an_error_not_a_silent_overwrite(app, client,
     "/cases/a-case-study/revisions/99999999999999999999999999",
 ])
 def test_malformed_addresses_are_404(app, client, auth, people, taxonomy, path):
-    make_case(app, taxonomy, people["member"], published=True)
+    write_case_in(app, people["member"], taxonomy, title="A case study")
     assert client.get(path).status_code == (302 if path.endswith("/edit") else 404)  # login first
     auth.login_as(app, people["admin"])
     assert client.get(path).status_code == 404
@@ -556,7 +460,7 @@ def test_malformed_addresses_are_404(app, client, auth, people, taxonomy, path):
 def test_any_page_number_shows_a_page(app, client, auth, people, taxonomy, page, shown):
     app.config["CASES_PER_PAGE"] = 2
     for n in range(3):
-        make_case(app, taxonomy, people["member"], published=True, title=f"Case {n}")
+        write_case_in(app, people["member"], taxonomy, title=f"Case {n}")
     response = client.get(f"/cases/?page={page}")
     assert response.status_code == 200
     assert f"Page {shown} of 2" in text(response)
@@ -567,7 +471,7 @@ def test_any_page_number_shows_a_page(app, client, auth, people, taxonomy, page,
 def test_pagination_links_reach_every_case_study(app, client, people, taxonomy):
     app.config["CASES_PER_PAGE"] = 2
     for n in range(3):
-        make_case(app, taxonomy, people["member"], published=True, title=f"Case {n}")
+        write_case_in(app, people["member"], taxonomy, title=f"Case {n}")
     first = text(client.get("/cases/"))
     assert 'href="/cases/?page=2" rel="next"' in first
     last = text(client.get("/cases/?page=99999999999999999999999"))
@@ -585,7 +489,7 @@ def test_titles_that_look_like_page_names_get_their_own_address(app, client, aut
 
 
 def test_every_case_page_has_one_h1(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     auth.login_as(app, people["member"])
     for path in ("/cases/", "/cases/mine", "/cases/new", url(slug), url(slug, "/edit"),
                  url(slug, "/delete"), url(slug, "/revisions/1")):
@@ -607,12 +511,12 @@ def test_what_case_pages_remember_is_never_stale_nor_someone_elses(app, client, 
     seoul = taxonomy["cities"]["seoul"]
     text_of = {"summary": "Nurses train in hospital wards with mentors.",
                "body": "Hospital wards, nurses and mentors."}
-    base = make_case(app, taxonomy, people["member"], published=True,
-                     title="Hospital nursing apprenticeships", **text_of)
-    other = make_case(app, taxonomy, people["other_member"], published=True,
-                      title="Nurses on the wards", city_id=seoul, **text_of)
-    make_case(app, taxonomy, people["member"], title="Secret nursing draft", city_id=seoul,
-              **text_of)
+    base = write_case_in(app, people["member"], taxonomy,
+                         title="Hospital nursing apprenticeships", **text_of).slug
+    other = write_case_in(app, people["other_member"], taxonomy,
+                          title="Nurses on the wards", city_id=seoul, **text_of).slug
+    write_case_in(app, people["member"], taxonomy, publish=False,
+                  title="Secret nursing draft", city_id=seoul, **text_of)
 
     def parts() -> tuple[str, str]:
         return _related_parts(text(client.get(url(base))))

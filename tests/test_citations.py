@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime
 
 import bibtexparser
 import pytest
+from factories import case_input, write_case
 from instances import seed
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from kb.extensions import db
 from kb.models import CaseStudy, User
-from kb.services import case_studies, citations, review
+from kb.services import case_studies, citations
 
 # Every character LaTeX or BibTeX treats specially, balanced and lone braces, a line break.
 HOSTILE_TITLE = "Budgets & {shared} costs: 100% $ #1 under_score ^ ~ \\ @ \"quoted\" a { b"
@@ -21,24 +22,14 @@ HOSTILE_SUMMARY = "First line.\nER  - a fake end of record\r\nTY  - JOUR\tand a 
 
 
 @seed("taxonomy", "people")
-def cases(app, taxonomy, people):
+def cases(taxonomy, people):
     """A published case study with a hostile title and summary, and a draft; their slugs."""
-    with app.app_context():
-        member = db.session.get(User, people["member"])
-
-        def write(title, summary):
-            return case_studies.create_case(member, case_studies.CaseInput(
-                title=title, summary=summary, city_id=taxonomy["cities"]["toronto"],
-                education_level="upper_secondary",
-                problem_ids=[taxonomy["problems"]["work-based-learning"]],
-                context_ids=[taxonomy["contexts"]["public-funding"]],
-            ))
-
-        published = write(HOSTILE_TITLE, HOSTILE_SUMMARY)
-        review.publish_as_system(published)
-        draft = write("A draft on career guidance", "Not yet public.")
-        db.session.commit()
-        return {"published": published.slug, "draft": draft.slug}
+    member = db.session.get(User, people["member"])
+    published = write_case(member, taxonomy, title=HOSTILE_TITLE, summary=HOSTILE_SUMMARY,
+                           contexts=("public-funding",))
+    draft = write_case(member, taxonomy, title="A draft on career guidance",
+                       summary="Not yet public.", contexts=("public-funding",), publish=False)
+    return {"published": published.slug, "draft": draft.slug}
 
 
 def reference_of(app, slug: str) -> citations.Reference:
@@ -144,10 +135,8 @@ def test_csl_json_is_one_item_with_the_citation(app, cases):
 def test_a_citation_key_is_ascii_whatever_the_title(app, taxonomy, people):
     with app.app_context():
         member = db.session.get(User, people["member"])
-        case = case_studies.create_case(member, case_studies.CaseInput(
-            title="職業教育の連携", summary="Sample.", city_id=taxonomy["cities"]["seoul"],
-            education_level="upper_secondary",
-            problem_ids=[taxonomy["problems"]["work-based-learning"]]))
+        case = case_studies.create_case(member, case_input(
+            taxonomy, title="職業教育の連携", summary="Sample.", city="seoul"))
         case.updated_at = datetime(2021, 5, 4, tzinfo=UTC)
         ref = citations.reference(case, "https://kb.example.org/x", date(2026, 1, 1))
     assert ref.key == f"kb-{case.id}-2021"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from change_log import last_seq, logged_since
+from factories import write_case
 from instances import seed
 from sqlalchemy import select
 
@@ -11,21 +13,18 @@ from kb.extensions import db
 from kb.models import PROFILE_HEADINGS, ChangeOperation, City, User
 from kb.services import cities
 from kb.services.cities import CityInput
-from test_vocabularies import add_case, last_seq, logged_since
 
 
 @seed("taxonomy", "people")
-def cases(app, taxonomy, people):
+def cases(taxonomy, people):
     """Two published Toronto case studies, a Toronto draft and a published Seoul one."""
-    toronto, seoul = taxonomy["cities"]["toronto"], taxonomy["cities"]["seoul"]
-    problem = [taxonomy["problems"]["work-based-learning"]]
+    member, other = _user(people["member"]), _user(people["other_member"])
     return {
-        "first": add_case(app, people["member"], toronto, problem, title="Toronto apprenticeships"),
-        "second": add_case(app, people["member"], toronto, problem, title="Toronto co-op terms"),
-        "draft": add_case(app, people["other_member"], toronto, problem, title="Toronto draft idea",
-                          publish=False),
-        "seoul": add_case(app, people["member"], seoul, problem, title="서울 마이스터고",
-                          language="ko"),
+        "first": write_case(member, taxonomy, title="Toronto apprenticeships").id,
+        "second": write_case(member, taxonomy, title="Toronto co-op terms").id,
+        "draft": write_case(other, taxonomy, title="Toronto draft idea", publish=False).id,
+        "seoul": write_case(member, taxonomy, title="서울 마이스터고", city="seoul",
+                            language="ko").id,
     }
 
 

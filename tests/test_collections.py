@@ -17,6 +17,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
+from factories import write_case
 from instances import seed
 from sqlalchemy import func, select
 
@@ -25,46 +26,23 @@ from kb.extensions import db
 from kb.blueprints import main
 from kb.models import CaseStudy, Collection, CollectionItem, CollectionVisibility, User
 from kb.services import case_studies, collections, policy, review
-from kb.services.case_studies import CaseInput
 from kb.services.collections import CollectionInput
 
 
-def write_case(author: User, taxonomy: dict, title: str, city: str = "toronto", *,
-               publish: bool = True, **fields) -> CaseStudy:
-    """A case study on work-based learning by ``author``, published unless ``publish`` is false.
-
-    Shared with tests/test_feeds.py; call inside an app context.
-    """
-    case = case_studies.create_case(author, CaseInput(
-        title=title, summary=fields.pop("summary", f"What {title} did."),
-        city_id=taxonomy["cities"][city], education_level="upper_secondary",
-        problem_ids=[taxonomy["problems"]["work-based-learning"]], **fields,
-    ))
-    if publish:
-        review.publish_as_system(case)
-    return case
-
-
 @seed("taxonomy", "people")
-def library(app, taxonomy, people):
+def library(taxonomy, people):
     """Case studies to collect: member's published three and draft, other_member's draft; ids."""
-    with app.app_context():
-        member = db.session.get(User, people["member"])
-        other = db.session.get(User, people["other_member"])
-
-        def write(author, title, city, **fields):
-            return write_case(author, taxonomy, title, city, **fields)
-
-        made = {
-            "first": write(member, "Apprenticeships with employers", "toronto",
-                           outcomes="Completion rose **12 points**.", cost_notes="Modest."),
-            "second": write(member, "Career guidance in grade 9", "seoul"),
-            "third": write(member, "Dual credits", "toronto"),
-            "draft": write(member, "Member's unpublished draft", "toronto", publish=False),
-            "other_draft": write(other, "Other member's secret draft", "seoul", publish=False),
-        }
-        db.session.commit()
-        return {name: case.id for name, case in made.items()}
+    member, other = user(people, "member"), user(people, "other_member")
+    made = {
+        "first": write_case(member, taxonomy, title="Apprenticeships with employers",
+                            outcomes="Completion rose **12 points**.", cost_notes="Modest."),
+        "second": write_case(member, taxonomy, title="Career guidance in grade 9", city="seoul"),
+        "third": write_case(member, taxonomy, title="Dual credits"),
+        "draft": write_case(member, taxonomy, title="Member's unpublished draft", publish=False),
+        "other_draft": write_case(other, taxonomy, title="Other member's secret draft",
+                                  city="seoul", publish=False),
+    }
+    return {name: case.id for name, case in made.items()}
 
 
 def user(people, name: str) -> User:

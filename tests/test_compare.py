@@ -6,77 +6,17 @@ import csv
 import io
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from factories import write_case
 from instances import seed
+from pages import TableGrid, cell_text
 
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
 from kb.models import City, User
-from kb.services import case_studies, comparison, review
-from kb.services.case_studies import CaseInput
-
-
-def write_case(app, author_id: int, city_id: int, problem_ids, *, publish: bool = True,
-               **fields) -> int:
-    """Create (and by default publish) a case study through the service; returns its id."""
-    values = {"title": "Sample case study", "summary": "A summary.",
-              "education_level": "upper_secondary", **fields}
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        case = case_studies.create_case(author, CaseInput(
-            city_id=city_id, problem_ids=list(problem_ids), **values
-        ))
-        if publish:
-            review.publish_as_system(case)
-        db.session.commit()
-        return case.id
-
-
-class TableGrid(HTMLParser):
-    """Every <table> of a page as rows of cells: dicts of the tag, text, links and attributes."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: list[list[list[dict]]] = []
-        self._cell: dict | None = None
-        self.h1_count = 0
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "h1":
-            self.h1_count += 1
-        elif tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and self.tables:
-            self.tables[-1].append([])
-        elif tag in ("th", "td") and self.tables:
-            self._cell = {"tag": tag, "text": "", "links": [], **attrs}
-            self.tables[-1][-1].append(self._cell)
-        elif tag == "a" and self._cell is not None:
-            self._cell["links"].append(attrs.get("href"))
-
-    def handle_endtag(self, tag):
-        if tag in ("th", "td"):
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell["text"] += data
-
-    @classmethod
-    def of(cls, html: str) -> TableGrid:
-        """Parse ``html``."""
-        parser = cls()
-        parser.feed(html)
-        return parser
-
-
-def cell_text(cell: dict) -> str:
-    """A cell's text with its white space collapsed."""
-    return " ".join(cell["text"].split())
+from kb.services import case_studies, comparison
 
 
 def rows_by_label(table: list[list[dict]]) -> dict[str, list[str]]:
@@ -89,36 +29,29 @@ def rows_by_label(table: list[list[dict]]) -> dict[str, list[str]]:
 
 
 @seed("taxonomy", "people")
-def cases(app, taxonomy, people):
+def cases(taxonomy, people):
     """Three published case studies (two cities), and a draft by ``member``; name -> id."""
-    cities, problems = taxonomy["cities"], taxonomy["problems"]
-    with app.app_context():
-        seoul = db.session.get(City, cities["seoul"])
-        seoul.profile_funding = "Central government grants"
-        db.session.commit()
+    db.session.get(City, taxonomy["cities"]["seoul"]).profile_funding = "Central government grants"
+    db.session.commit()
+    member = db.session.get(User, people["member"])
+    facilitator = db.session.get(User, people["facilitator"])
     return {
         "toronto": write_case(
-            app, people["member"], cities["toronto"], [problems["work-based-learning"]],
-            title="Toronto apprenticeships", summary="Employers host students.",
+            member, taxonomy, title="Toronto apprenticeships", summary="Employers host students.",
             implementation="1. Recruit employers\n2. Match students", outcomes="More hires.",
             evidence_level="correlational", cost_notes="Paid by the board.",
             enablers="Union support", barriers="Insurance", year_start=2015, year_end=2019,
-            context_ids=[taxonomy["contexts"]["public-funding"]],
-            sources=[("Board report", "https://example.org/report")],
-        ),
+            contexts=("public-funding",), sources=[("Board report", "https://example.org/report")],
+        ).id,
         "seoul": write_case(
-            app, people["facilitator"], cities["seoul"], [problems["career-guidance"]],
+            facilitator, taxonomy, city="seoul", problems=("career-guidance",),
             title="서울 진로 교육", summary="진로 상담.", language="ko",
             education_level="lower_secondary",
-        ),
-        "seoul2": write_case(
-            app, people["facilitator"], cities["seoul"], [problems["work-based-learning"]],
-            title="Seoul work placements",
-        ),
-        "draft": write_case(
-            app, people["member"], cities["toronto"], [problems["career-guidance"]],
-            title="Secret member draft", publish=False,
-        ),
+        ).id,
+        "seoul2": write_case(facilitator, taxonomy, city="seoul",
+                             title="Seoul work placements").id,
+        "draft": write_case(member, taxonomy, problems=("career-guidance",),
+                            title="Secret member draft", publish=False).id,
     }
 
 
@@ -289,19 +222,17 @@ def _slug(app, case_id: int) -> str:
 # -- exports -----------------------------------------------------------------------
 
 @seed("taxonomy", "people")
-def hostile(app, taxonomy, people):
+def hostile(taxonomy, people):
     """Two published case studies whose texts start like spreadsheet formulas."""
-    cities, problems = taxonomy["cities"], taxonomy["problems"]
+    member = db.session.get(User, people["member"])
     first = write_case(
-        app, people["member"], cities["toronto"], [problems["work-based-learning"]],
+        member, taxonomy,
         title="=HYPERLINK(\"http://evil.example\",\"click\")", summary="+1 more apprentices",
         enablers="-2 barriers removed", barriers="@SUM(A1:A9)", outcomes="Plain text, “quoted”",
     )
-    second = write_case(
-        app, people["member"], cities["seoul"], [problems["career-guidance"]],
-        title="Ordinary title", summary="Ordinary summary", language="ko",
-    )
-    return first, second
+    second = write_case(member, taxonomy, city="seoul", problems=("career-guidance",),
+                        title="Ordinary title", summary="Ordinary summary", language="ko")
+    return first.id, second.id
 
 
 def _csv_rows(response) -> list[list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_search_support import add_case, users  # noqa: F401 (fixture)
+from factories import write_case
 
 from kb.errors import PermissionDenied
 from kb.extensions import db
@@ -37,13 +37,12 @@ def network(users, taxonomy):
     seoul = db.session.get(City, taxonomy["cities"]["seoul"])
     toronto.profile_funding, seoul.profile_funding = "Public, mostly provincial.", "public mostly provincial"
     db.session.commit()
-    add_case(users["member"], taxonomy, title="Toronto one",
-             context_ids=[contexts["public-funding"], contexts["large-system"]])
-    add_case(users["member"], taxonomy, title="Toronto draft", publish=False,
-             context_ids=[contexts["centralised-governance"]])
-    seoul_case = add_case(users["other_member"], taxonomy, title="Seoul practice",
-                          city_id=seoul.id,
-                          context_ids=[contexts["centralised-governance"], contexts["public-funding"]])
+    write_case(users["member"], taxonomy, title="Toronto one",
+               context_ids=[contexts["public-funding"], contexts["large-system"]])
+    write_case(users["member"], taxonomy, title="Toronto draft", publish=False,
+               context_ids=[contexts["centralised-governance"]])
+    seoul_case = write_case(users["other_member"], taxonomy, title="Seoul practice", city="seoul",
+                            contexts=("centralised-governance", "public-funding")).id
     return {"seoul_case": db.session.get(CaseStudy, seoul_case), "toronto": toronto, "seoul": seoul}
 
 
@@ -82,8 +81,8 @@ def test_contexts_of_one_kind_with_none_in_common_are_different(users, taxonomy,
     other_scale = AdaptationContext(slug="small-system", name="Small system", kind=ContextKind.SCALE)
     db.session.add(other_scale)
     db.session.commit()
-    small = add_case(users["other_member"], taxonomy, title="Seoul small",
-                     city_id=network["seoul"].id, context_ids=[other_scale.id])
+    small = write_case(users["other_member"], taxonomy, title="Seoul small",
+                       city_id=network["seoul"].id, context_ids=[other_scale.id]).id
     fit = context_fit.case_fit(users["member"], db.session.get(CaseStudy, small))
     scale = by_key(fit.contexts, "kind")[ContextKind.SCALE]
     assert scale.verdict is Verdict.DIFFERENT and scale.shared == []
@@ -122,10 +121,10 @@ def more_cities(users, taxonomy, network):
                  contexts["centralised-governance"], employers.id],
     }
     for slug, context_ids in recorded.items():
-        add_case(users["other_member"], taxonomy, title=f"{slug} case", city_id=cities[slug].id,
-                 context_ids=context_ids)
-    add_case(users["other_member"], taxonomy, title="hiroshima draft", publish=False,
-             city_id=cities["hiroshima"].id, context_ids=[contexts["public-funding"]])
+        write_case(users["other_member"], taxonomy, title=f"{slug} case", city_id=cities[slug].id,
+                   context_ids=context_ids)
+    write_case(users["other_member"], taxonomy, title="hiroshima draft", publish=False,
+               city_id=cities["hiroshima"].id, context_ids=[contexts["public-funding"]])
     return cities
 
 

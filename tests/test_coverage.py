@@ -5,33 +5,32 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from factories import write_case
 from instances import seed
+from pages import TableGrid, cell_text
 from sqlalchemy import event, select
 
 from kb.extensions import db
-from kb.models import CaseStatus, CaseStudy, City, EducationLevel, ProblemOfPractice
+from kb.models import CaseStatus, CaseStudy, City, EducationLevel, ProblemOfPractice, User
 from kb.services import coverage
-from test_compare import TableGrid, cell_text, write_case
 
 
 @seed("taxonomy", "people")
-def spread(app, taxonomy, people):
+def spread(taxonomy, people):
     """Case studies of both cities at two levels: one a draft, one also on a retired term."""
-    cities, problems = taxonomy["cities"], taxonomy["problems"]
-    wbl, guidance = problems["work-based-learning"], problems["career-guidance"]
-    member, facilitator = people["member"], people["facilitator"]
-    write_case(app, member, cities["toronto"], [wbl], title="T1")
-    write_case(app, member, cities["toronto"], [wbl, guidance], title="T2")
-    write_case(app, member, cities["toronto"], [wbl], title="T3", education_level="tertiary")
-    write_case(app, member, cities["toronto"], [guidance], title="T draft", publish=False)
-    write_case(app, facilitator, cities["seoul"], [guidance], title="S1",
+    member = db.session.get(User, people["member"])
+    facilitator = db.session.get(User, people["facilitator"])
+    guidance = ("career-guidance",)
+    write_case(member, taxonomy, title="T1")
+    write_case(member, taxonomy, problems=("work-based-learning", "career-guidance"), title="T2")
+    write_case(member, taxonomy, title="T3", education_level="tertiary")
+    write_case(member, taxonomy, problems=guidance, title="T draft", publish=False)
+    write_case(facilitator, taxonomy, city="seoul", problems=guidance, title="S1",
                education_level="tertiary")
     # Retired terms are kept only where already carried, so add it behind the service's back.
-    with app.app_context():
-        case = db.session.get(CaseStudy, write_case(app, facilitator, cities["seoul"], [guidance],
-                                                    title="S2"))
-        case.problems.append(db.session.get(ProblemOfPractice, problems["old-term"]))
-        db.session.commit()
+    case = write_case(facilitator, taxonomy, city="seoul", problems=guidance, title="S2")
+    case.problems.append(db.session.get(ProblemOfPractice, taxonomy["problems"]["old-term"]))
+    db.session.commit()
     return taxonomy
 
 

@@ -16,7 +16,8 @@ import stat
 import pytest
 from instances import drop_every_table
 from sqlalchemy import func, select
-from test_search_support import add_case, assert_index_matches_database, users  # noqa: F401
+from factories import write_case
+from index_checks import assert_index_matches_database
 
 from kb import create_app, search
 from kb.errors import Conflict, ImportRejected
@@ -126,7 +127,7 @@ def test_export_restore_export_gives_the_same_dump(network, empty_instance):
             "cities": {"toronto": db.session.scalar(select(func.min(CaseStudy.city_id)))},
             "problems": {"work-based-learning": db.session.scalar(term)},
         }
-        assert add_case(curator, ids, publish=False) == newest + 1
+        assert write_case(curator, ids, publish=False).id == newest + 1
 
 
 def test_the_commands_round_trip_and_the_index_matches(network, empty_instance, tmp_path):
@@ -185,7 +186,7 @@ def test_a_dump_is_restored_only_into_an_empty_instance(network, tmp_path):
 def small_dump(app, taxonomy, people) -> list[str]:
     """A dump of the test world with one case study, as a list of lines."""
     with app.app_context():
-        add_case(db.session.get(User, people["member"]), taxonomy)
+        write_case(db.session.get(User, people["member"]), taxonomy)
         return dump_text().splitlines()
 
 
@@ -282,11 +283,11 @@ def test_case_studies_export_as_an_import_file_that_imports_back(app, runner, ta
                                                                   tmp_path):
     with app.app_context():
         member = db.session.get(User, people["member"])
-        add_case(member, taxonomy, title="=HYPERLINK(\"http://evil.example\")",
-                 summary="- a list\n- of two", year_start=2019,
-                 sources=[("Report", "https://example.org/r"), ("", "https://example.org/s")],
-                 evidence_level="correlational",
-                 context_ids=[taxonomy["contexts"]["public-funding"]])
+        write_case(member, taxonomy, title="=HYPERLINK(\"http://evil.example\")",
+                   summary="- a list\n- of two", year_start=2019,
+                   sources=[("Report", "https://example.org/r"), ("", "https://example.org/s")],
+                   evidence_level="correlational",
+                   context_ids=[taxonomy["contexts"]["public-funding"]])
     paths = [tmp_path / f"cases.{file_format}" for file_format in bulk.FORMATS]
     for path in paths:
         result = runner.invoke(args=["kb", "export", "--cases", path.suffix[1:], str(path)])
@@ -309,8 +310,8 @@ def test_case_studies_export_as_an_import_file_that_imports_back(app, runner, ta
 
 def test_the_csv_export_escapes_formulas(app, runner, taxonomy, people):
     with app.app_context():
-        add_case(db.session.get(User, people["member"]), taxonomy, title="@SUM(A1:A9)",
-                 summary="+1 more", body="=1+1")
+        write_case(db.session.get(User, people["member"]), taxonomy, title="@SUM(A1:A9)",
+                   summary="+1 more", body="=1+1")
 
     result = runner.invoke(args=["kb", "export", "--cases", "csv"])
 

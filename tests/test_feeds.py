@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from factories import write_case
 from instances import seed
 from markupsafe import Markup
 
@@ -19,34 +20,29 @@ from kb.extensions import db
 from kb.models import CaseStudy, User
 from kb.services import collections, feeds
 from kb.services.collections import CollectionInput
-from test_collections import write_case
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @seed("taxonomy", "people")
-def published(app, taxonomy, people):
+def published(taxonomy, people):
     """Three published case studies (oldest first) and a draft by member; ids by name."""
-    with app.app_context():
-        member = db.session.get(User, people["member"])
-
-        def write(title, **fields):
-            return write_case(member, taxonomy, title, **fields)
-
-        made = {
-            "old": write("Old apprenticeship scheme", outcomes="It **worked**."),
-            "seoul": write("Seoul apprenticeship schools", city="seoul"),
-            "hostile": write("Tags <b>&amp; ampersands</b> & “quotes”",
-                             summary="Summary with <script>alert(1)</script>",
-                             body="<script>alert(2)</script> [link](javascript:alert(3))",
-                             outcomes="<img src=x onerror=alert(4)> **bold**"),
-            "draft": write("Secret draft apprenticeship", publish=False),
-        }
-        # Published in this order, a minute apart.
-        for minutes, name in enumerate(("old", "seoul", "hostile")):
-            made[name].published_at = datetime(2026, 3, 1, 9, minutes, tzinfo=timezone.utc)
-        db.session.commit()
-        return {name: case.id for name, case in made.items()}
+    member = db.session.get(User, people["member"])
+    made = {
+        "old": write_case(member, taxonomy, title="Old apprenticeship scheme",
+                          summary="What Old apprenticeship scheme did.", outcomes="It **worked**."),
+        "seoul": write_case(member, taxonomy, title="Seoul apprenticeship schools", city="seoul"),
+        "hostile": write_case(member, taxonomy, title="Tags <b>&amp; ampersands</b> & “quotes”",
+                              summary="Summary with <script>alert(1)</script>",
+                              body="<script>alert(2)</script> [link](javascript:alert(3))",
+                              outcomes="<img src=x onerror=alert(4)> **bold**"),
+        "draft": write_case(member, taxonomy, title="Secret draft apprenticeship", publish=False),
+    }
+    # Published in this order, a minute apart.
+    for minutes, name in enumerate(("old", "seoul", "hostile")):
+        made[name].published_at = datetime(2026, 3, 1, 9, minutes, tzinfo=timezone.utc)
+    db.session.commit()
+    return {name: case.id for name, case in made.items()}
 
 
 def parsed(client, url: str, status: int = 200):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_search_support import assert_index_matches_database, users  # noqa: F401 (fixture)
+from index_checks import assert_index_matches_database
 
 from kb import search
 from kb.errors import ImportProblem, ImportRejected, PermissionDenied

@@ -3,9 +3,9 @@
 Whatever the bytes, the parser answers with rows or an ImportRejected that
 lists problems by line, never another exception; whatever the rows, the
 import either creates case studies whose stored text is clean and renders
-to safe HTML, or rejects the file and writes nothing. Settings are
-deterministic, as in tests/test_properties.py, whose safe-HTML checker and
-Markdown fragments and XSS payload corpus are used here.
+to safe HTML, or rejects the file and writes nothing. The settings,
+the safe-HTML checker, the Markdown fragments and the XSS payload corpus
+are tests/hostile.py's, shared with tests/test_properties.py.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import io
 import json
 
 import pytest
+from hostile import CI, FRAGMENTS, PAYLOADS, html_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from test_properties import CI, FRAGMENTS, PAYLOADS, html_problems
 
 from kb.errors import ImportRejected
 from kb.extensions import db

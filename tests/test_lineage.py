@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from test_search_support import add_case, assert_index_matches_database, users  # noqa: F401
+from factories import write_case
+from index_checks import assert_index_matches_database
 
 from kb import search
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -34,12 +35,13 @@ def denver(app_ctx, taxonomy):
 def practices(users, taxonomy, denver):
     """Published case studies by member in three cities, and member's draft; by name."""
     made = {
-        "toronto": add_case(users["member"], taxonomy, title="Toronto mentors"),
-        "seoul": add_case(users["member"], taxonomy, title="Seoul mentors",
-                          city_id=taxonomy["cities"]["seoul"]),
-        "denver": add_case(users["member"], taxonomy, title="Denver mentors", city_id=denver),
-        "denver_two": add_case(users["member"], taxonomy, title="Denver guides", city_id=denver),
-        "draft": add_case(users["member"], taxonomy, title="Draft mentors", publish=False),
+        "toronto": write_case(users["member"], taxonomy, title="Toronto mentors").id,
+        "seoul": write_case(users["member"], taxonomy, title="Seoul mentors",
+                            city_id=taxonomy["cities"]["seoul"]).id,
+        "denver": write_case(users["member"], taxonomy, title="Denver mentors", city_id=denver).id,
+        "denver_two": write_case(users["member"], taxonomy, title="Denver guides",
+                                 city_id=denver).id,
+        "draft": write_case(users["member"], taxonomy, title="Draft mentors", publish=False).id,
     }
     return {name: db.session.get(CaseStudy, case_id) for name, case_id in made.items()}
 
@@ -92,7 +94,7 @@ def test_an_unknown_source_is_refused_on_its_field(users, practices, source_id):
 
 def test_a_draft_the_user_cannot_see_is_refused_like_a_missing_source(users, taxonomy,
                                                                      practices):
-    other_draft = add_case(users["other_member"], taxonomy, title="Other draft", publish=False)
+    other_draft = write_case(users["other_member"], taxonomy, title="Other draft", publish=False).id
     with pytest.raises(ValidationError) as raised:
         lineage.record_adaptation(users["member"], practices["seoul"], other_draft,
                                   AdaptationInput(kind="adapted"))

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from factories import PASSWORD
+from factories import PASSWORD, case_input
 from instances import BASE_DATABASE_URL
 from live_kb import (
     ClientReport,
@@ -30,7 +30,6 @@ from live_kb import (
     submit_cases,
     unfound,
 )
-from test_search_support import case_input
 
 from bench.load.client import WebClient
 from bench.load.server import GunicornServer

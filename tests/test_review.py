@@ -17,23 +17,12 @@ from kb.models import (
     ReviewAction,
     ReviewEvent,
     Revision,
-    User,
 )
 from kb.services import case_studies, policy, review
-from test_search_support import assert_index_matches_database, case_input
+from factories import case_input, write_case
+from index_checks import assert_index_matches_database
 
 S = CaseStatus
-
-
-@pytest.fixture
-def users(app_ctx, people):
-    """The ``people`` fixture's users as User objects in the test's app context."""
-    return {name: db.session.get(User, user_id) for name, user_id in people.items()}
-
-
-def write(users, taxonomy, author: str = "member", **overrides) -> CaseStudy:
-    """A draft by ``author``."""
-    return case_studies.create_case(users[author], case_input(taxonomy, **overrides))
 
 
 def events(case: CaseStudy) -> list[tuple]:
@@ -76,7 +65,7 @@ ROUTE_TO = {
 
 
 def case_in(users, taxonomy, state: CaseStatus) -> CaseStudy:
-    case = write(users, taxonomy)
+    case = write_case(users["member"], taxonomy, publish=False)
     for step in ROUTE_TO[state]:
         STEPS[step](users, case)
     db.session.commit()
@@ -106,7 +95,7 @@ def test_every_step_from_every_state(taxonomy, users, state, step):
 
 def test_a_full_review_is_kept_in_the_audit_log(taxonomy, users):
     member, facilitator = users["member"], users["facilitator"]
-    case = write(users, taxonomy)
+    case = write_case(users["member"], taxonomy, publish=False)
     review.submit(member, case, "Ready, I think.")
     with pytest.raises(ValidationError) as refused:
         review.request_changes(facilitator, case, "  ")
@@ -155,7 +144,7 @@ def test_comments_are_cleaned_and_bounded(taxonomy, users):
 # -- who may take which step ------------------------------------------------------
 
 def test_only_the_author_submits_and_withdraws(taxonomy, users):
-    case = write(users, taxonomy)
+    case = write_case(users["member"], taxonomy, publish=False)
     for who in ("other_member", "researcher", "facilitator", "admin"):
         with pytest.raises(PermissionDenied):
             review.submit(users[who], case)
@@ -174,7 +163,7 @@ def test_only_curators_publish_or_request_changes_and_not_on_their_own(taxonomy,
         with pytest.raises(PermissionDenied):
             review.request_changes(users[who], case, "No.")
 
-    own = write(users, taxonomy, "facilitator", title="The facilitator's own")
+    own = write_case(users["facilitator"], taxonomy, publish=False, title="The facilitator's own")
     review.submit(users["facilitator"], own)
     assert not policy.can_review_case(users["facilitator"], own)
     with pytest.raises(PermissionDenied):
@@ -190,7 +179,7 @@ def test_only_curators_publish_or_request_changes_and_not_on_their_own(taxonomy,
 
 def test_self_approval_when_the_network_allows_it(app, taxonomy, users):
     app.config["REVIEW_ALLOW_SELF_APPROVAL"] = True
-    own = write(users, taxonomy, "facilitator", title="The facilitator's own")
+    own = write_case(users["facilitator"], taxonomy, publish=False, title="The facilitator's own")
     review.submit(users["facilitator"], own)
     review.publish(users["facilitator"], own, "Only facilitator here.")
     assert own.status is S.PUBLISHED
@@ -217,7 +206,7 @@ def test_archiving_is_for_the_author_and_curators(taxonomy, users):
 
 
 def test_the_system_publishes_with_a_history_and_no_actor(taxonomy, users):
-    case = write(users, taxonomy)
+    case = write_case(users["member"], taxonomy, publish=False)
     review.publish_as_system(case, "Imported")
     assert case.status is S.PUBLISHED
     assert events(case) == [
@@ -236,7 +225,7 @@ def found(user, text: str) -> list[int]:
 
 def test_an_edit_of_a_published_case_waits_while_the_published_version_shows(taxonomy, users):
     member, facilitator = users["member"], users["facilitator"]
-    case = write(users, taxonomy, title="Harbour welding academy")
+    case = write_case(users["member"], taxonomy, publish=False, title="Harbour welding academy")
     review.publish_as_system(case)
     db.session.commit()
     changes_before = db.session.scalar(select(func.count()).select_from(Revision))
@@ -398,7 +387,7 @@ def test_unpublished_case_studies_stay_with_their_author_and_curators(taxonomy, 
 
 def test_the_queue_lists_what_waits_oldest_first(taxonomy, users):
     first = case_in(users, taxonomy, S.SUBMITTED)
-    facilitators_own = write(users, taxonomy, "facilitator", title="Own")
+    facilitators_own = write_case(users["facilitator"], taxonomy, publish=False, title="Own")
     review.submit(users["facilitator"], facilitators_own)
     sent_back = case_in(users, taxonomy, S.CHANGES_REQUESTED)
     published = case_in(users, taxonomy, S.PUBLISHED)
@@ -431,7 +420,7 @@ def test_the_queue_shows_edits_sent_back_with_the_submissions_sent_back(taxonomy
 
 
 def test_review_steps_change_the_state_and_never_the_content(taxonomy, users):
-    case = write(users, taxonomy)
+    case = write_case(users["member"], taxonomy, publish=False)
     for step in ("submit", "publish", "archive", "unarchive"):
         STEPS[step](users, case)
     assert [r.number for r in case.revisions] == [1] and case.version == 1

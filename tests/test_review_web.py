@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from factories import write_case_in
+from pages import case_form, load, structure, text, url
 from sqlalchemy import select
 
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, ProposedEdit, User
 from kb.services import review
-from test_cases_web import case_form, load, make_case, structure, text, url
 
 REVIEW_COMMENT = "Please say how many students took part."
 
@@ -27,7 +28,8 @@ def unlabelled_controls(html: str) -> list[str]:
 
 def test_a_case_study_goes_from_draft_to_published_through_review(app, client, auth, people,
                                                                    taxonomy):
-    slug = make_case(app, taxonomy, people["member"], title="Apprentice mentors")
+    slug = write_case_in(app, people["member"], taxonomy, publish=False,
+                         title="Apprentice mentors").slug
     auth.login_as(app, people["member"])
     page = text(client.get(url(slug)))
     assert f'action="/cases/{slug}/submit"' in page and f'action="/cases/{slug}/publish"' not in page
@@ -78,7 +80,7 @@ def test_a_case_study_goes_from_draft_to_published_through_review(app, client, a
 
 
 def test_the_review_history_shows_each_step_to_the_author(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     auth.login_as(app, people["member"])
     post(client, slug, "/submit", comment="First go.")
     post(client, slug, "/withdraw")
@@ -91,7 +93,7 @@ def test_the_review_history_shows_each_step_to_the_author(app, client, auth, peo
 
 
 def test_a_stale_decision_is_refused_with_a_message(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     auth.login_as(app, people["member"])
     post(client, slug, "/submit")
     client.post(url(slug, "/edit"), data=case_form(taxonomy, title="Changed", version="1"))
@@ -105,7 +107,7 @@ def test_a_stale_decision_is_refused_with_a_message(app, client, auth, people, t
 
 def test_own_submissions_need_another_reviewer_unless_self_approval_is_on(app, client, auth,
                                                                           people, taxonomy):
-    slug = make_case(app, taxonomy, people["facilitator"])
+    slug = write_case_in(app, people["facilitator"], taxonomy, publish=False).slug
     auth.login_as(app, people["facilitator"])
     post(client, slug, "/submit")
     page = text(client.get(url(slug)))
@@ -121,7 +123,7 @@ def test_own_submissions_need_another_reviewer_unless_self_approval_is_on(app, c
 
 def test_archiving_hides_a_case_study_until_it_is_published_again(app, client, auth, people,
                                                                   taxonomy):
-    slug = make_case(app, taxonomy, people["member"], published=True, title="Old practice")
+    slug = write_case_in(app, people["member"], taxonomy, title="Old practice").slug
     auth.login_as(app, people["member"])
     assert post(client, slug, "/archive", comment="The programme ended.").status_code == 302
     page = text(client.get(url(slug)))
@@ -142,7 +144,7 @@ def test_archiving_hides_a_case_study_until_it_is_published_again(app, client, a
 # -- proposed edits --------------------------------------------------------------------
 
 def test_an_edit_of_a_published_case_study_goes_through_review(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"], published=True, title="Harbour welding")
+    slug = write_case_in(app, people["member"], taxonomy, title="Harbour welding").slug
     auth.login_as(app, people["member"])
     form = text(client.get(url(slug, "/edit")))
     assert "Your changes go to review as a proposed edit" in form
@@ -187,7 +189,7 @@ def test_an_edit_of_a_published_case_study_goes_through_review(app, client, auth
 
 
 def test_an_edit_sent_back_and_withdrawn(app, client, auth, people, taxonomy):
-    slug = make_case(app, taxonomy, people["member"], published=True, title="Harbour welding")
+    slug = write_case_in(app, people["member"], taxonomy, title="Harbour welding").slug
     auth.login_as(app, people["member"])
     client.post(url(slug, "/edit"), data=case_form(taxonomy, title="Riverside", version="1"))
     auth.logout()
@@ -211,7 +213,7 @@ def test_an_edit_sent_back_and_withdrawn(app, client, auth, people, taxonomy):
 
 def test_restoring_a_revision_of_a_published_case_study_proposes_it(app, client, auth, people,
                                                                     taxonomy):
-    slug = make_case(app, taxonomy, people["member"], title="First title")
+    slug = write_case_in(app, people["member"], taxonomy, publish=False, title="First title").slug
     auth.login_as(app, people["member"])
     client.post(url(slug, "/edit"), data=case_form(taxonomy, title="Second title", version="1"))
     with app.app_context():
@@ -228,8 +230,9 @@ def test_restoring_a_revision_of_a_published_case_study_proposes_it(app, client,
 
 def test_the_queue_is_for_curators_and_linked_from_their_header(app, client, auth, people,
                                                                  taxonomy):
-    waiting = make_case(app, taxonomy, people["member"], title="Waiting practice")
-    edited = make_case(app, taxonomy, people["member"], published=True, title="Edited practice")
+    waiting = write_case_in(app, people["member"], taxonomy, publish=False,
+                            title="Waiting practice").slug
+    edited = write_case_in(app, people["member"], taxonomy, title="Edited practice").slug
     auth.login_as(app, people["member"])
     post(client, waiting, "/submit")
     client.post(url(edited, "/edit"), data=case_form(taxonomy, title="Edited again", version="1"))
@@ -269,7 +272,7 @@ def test_the_demo_fills_the_queue(app, client, auth, demo_network):
 @pytest.mark.parametrize("suffix", ["/submit", "/publish", "/proposed-edit/publish"])
 def test_steps_on_a_case_study_no_one_may_see_are_not_found(app, client, auth, people, taxonomy,
                                                             suffix):
-    slug = make_case(app, taxonomy, people["member"])
+    slug = write_case_in(app, people["member"], taxonomy, publish=False).slug
     auth.login_as(app, people["other_member"])
     assert client.post(url(slug, suffix)).status_code == 404
     assert client.post(url("no-such-case", suffix)).status_code == 404

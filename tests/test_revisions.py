@@ -15,8 +15,8 @@ from kb.models import (
 )
 from kb.services import case_studies, review, revisions, vocabularies
 from kb.services.case_studies import case_to_input
-from factories import PASSWORD
-from test_compare import TableGrid, write_case
+from factories import PASSWORD, write_case, write_case_in
+from pages import TableGrid
 
 BODY_V1 = "\n".join([
     "Intro line",
@@ -62,11 +62,10 @@ def history(app, taxonomy, people):
     """A published case study by ``member`` in two versions; returns its id and slug."""
     problems, contexts = taxonomy["problems"], taxonomy["contexts"]
     case_id = write_case(
-        app, people["member"], taxonomy["cities"]["toronto"], [problems["work-based-learning"]],
+        db.session.get(User, people["member"]), taxonomy,
         title="Apprenticeships", summary="First summary.", body=BODY_V1,
-        context_ids=[contexts["public-funding"], contexts["large-system"]],
-        sources=[("Report", "https://example.org/a")],
-    )
+        contexts=("public-funding", "large-system"), sources=[("Report", "https://example.org/a")],
+    ).id
     edit(app, people["member"], case_id, "Second thoughts", title="Apprenticeships for all",
          body=BODY_V2, problem_ids=[problems["career-guidance"]],
          context_ids=[contexts["large-system"]],
@@ -157,8 +156,7 @@ def test_diff_reports_changed_and_unchanged_fields(app, people, history):
 
 
 def test_diff_of_a_hidden_case_or_missing_revision_is_not_found(app, people, taxonomy):
-    draft = write_case(app, people["member"], taxonomy["cities"]["toronto"],
-                       [taxonomy["problems"]["career-guidance"]], publish=False)
+    draft = write_case_in(app, people["member"], taxonomy, publish=False).id
     with app.app_context():
         case = db.session.get(CaseStudy, draft)
         with pytest.raises(NotFound):
@@ -219,16 +217,14 @@ def test_bad_version_numbers_are_400_or_404(client, history, query, status):
 
 
 def test_a_case_with_one_version_has_nothing_to_diff_by_default(app, client, people, taxonomy):
-    write_case(app, people["member"], taxonomy["cities"]["toronto"],
-               [taxonomy["problems"]["career-guidance"]], title="Only once")
+    write_case_in(app, people["member"], taxonomy, title="Only once")
     response = client.get("/cases/only-once/diff")
     assert response.status_code == 400
     assert "Version 1 is the first version" in response.get_data(as_text=True)
 
 
 def test_another_members_draft_has_no_diff(app, client, auth, people, taxonomy):
-    write_case(app, people["member"], taxonomy["cities"]["toronto"],
-               [taxonomy["problems"]["career-guidance"]], title="Hidden draft", publish=False)
+    write_case_in(app, people["member"], taxonomy, title="Hidden draft", publish=False)
     auth.login_as(app, people["other_member"])
     response = client.get("/cases/hidden-draft/diff?from=1&to=1")
     assert response.status_code == 404
@@ -305,8 +301,7 @@ def test_restore_is_refused_to_those_who_may_not_edit(app, client, auth, people,
     for who, status in (("researcher", 403), ("other_member", 403)):
         auth.login_as(app, people[who])
         assert client.post(url).status_code == status
-    write_case(app, people["member"], taxonomy["cities"]["toronto"],
-               [taxonomy["problems"]["career-guidance"]], title="Hidden draft", publish=False)
+    write_case_in(app, people["member"], taxonomy, title="Hidden draft", publish=False)
     assert client.post("/cases/hidden-draft/revisions/1/restore").status_code == 404
     with app.app_context():
         assert db.session.get(CaseStudy, history["id"]).version == 2

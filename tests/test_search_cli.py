@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from factories import write_case
+from index_checks import indexed_ids
 from sqlalchemy import insert, update
 
 from kb import search
 from kb.extensions import db
 from kb.models import CaseStudy
 from kb.search import lifecycle
-from test_search_support import add_case, indexed_ids, users  # noqa: F401 (fixture)
 
 
 def kb(runner, *args):
@@ -16,15 +17,15 @@ def kb(runner, *args):
 
 
 def test_check_passes_when_the_index_matches(runner, app, taxonomy, users):
-    add_case(users["member"], taxonomy)
+    write_case(users["member"], taxonomy)
     result = kb(runner, "check")
     assert result.exit_code == 0, result.output
     assert "The index matches the database." in result.output
 
 
 def test_check_fails_on_drift_and_rebuild_repairs_it(runner, app, taxonomy, users):
-    kept = add_case(users["member"], taxonomy, title="Kept")
-    changed = add_case(users["member"], taxonomy, title="Changed")
+    kept = write_case(users["member"], taxonomy, title="Kept").id
+    changed = write_case(users["member"], taxonomy, title="Changed").id
     with db.engine.begin() as connection:  # behind the change log's back
         connection.execute(update(CaseStudy).where(CaseStudy.id == changed).values(title="X"))
         connection.execute(insert(CaseStudy).values(
@@ -60,7 +61,7 @@ def test_check_lists_extra_documents(runner, app, taxonomy, users):
 
 
 def test_check_lists_documents_held_twice(runner, app, taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="Twice")
+    case_id = write_case(users["member"], taxonomy, title="Twice").id
     with app.app_context():
         index = lifecycle.extension().index
         with index._writer() as writer:
@@ -75,7 +76,7 @@ def test_check_lists_documents_held_twice(runner, app, taxonomy, users):
 
 def test_catch_up_applies_pending_entries(runner, app, taxonomy, users):
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    case_id = add_case(users["member"], taxonomy, title="Pending")
+    case_id = write_case(users["member"], taxonomy, title="Pending").id
     assert case_id not in indexed_ids()
     result = kb(runner, "catch-up")
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from factories import write_case
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -13,7 +14,6 @@ from kb.extensions import db
 from kb.models import CaseStudy, ProblemOfPractice
 from kb.search.query import NOTICE_PLAIN_WORDS
 from kb.services import case_studies, lineage, policy, review, vocabularies
-from test_search_support import add_case, users  # noqa: F401 (fixture)
 
 ANONYMOUS = policy.case_visibility(None)
 
@@ -25,32 +25,33 @@ def found(user, q: str, **options) -> list[int]:
 # Matching ------------------------------------------------------------------
 
 def test_stemming_finds_other_forms_of_a_word(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="Apprenticeships for nurses",
-                       body="Students learned on the ward.")
+    case_id = write_case(users["member"], taxonomy, title="Apprenticeships for nurses",
+                         body="Students learned on the ward.").id
     assert found(None, "apprenticeship") == [case_id]
     assert found(None, "learning nurse") == [case_id]
 
 
 def test_phrases_need_the_words_together(taxonomy, users):
-    together = add_case(users["member"], taxonomy, title="Career guidance in schools")
-    apart = add_case(users["member"], taxonomy, title="Guidance on a career change")
+    together = write_case(users["member"], taxonomy, title="Career guidance in schools").id
+    apart = write_case(users["member"], taxonomy, title="Guidance on a career change").id
     assert found(None, '"career guidance"') == [together]
     assert set(found(None, "career guidance")) == {together, apart}
 
 
 def test_excluded_words(taxonomy, users):
-    welding = add_case(users["member"], taxonomy, title="Welding apprenticeships")
-    nursing = add_case(users["member"], taxonomy, title="Nursing apprenticeships")
+    welding = write_case(users["member"], taxonomy, title="Welding apprenticeships").id
+    nursing = write_case(users["member"], taxonomy, title="Nursing apprenticeships").id
     assert found(None, "apprenticeships -welding") == [nursing]
     assert found(None, "apprenticeships NOT nursing") == [welding]
     assert found(None, "-welding") == [nursing]
 
 
 def test_field_queries(taxonomy, users):
-    in_title = add_case(users["member"], taxonomy, title="Harbour training")
-    in_body = add_case(users["member"], taxonomy, title="Port training", body="Near the harbour.")
-    in_seoul = add_case(users["member"], taxonomy, title="Seoul training",
-                        city_id=taxonomy["cities"]["seoul"])
+    in_title = write_case(users["member"], taxonomy, title="Harbour training").id
+    in_body = write_case(users["member"], taxonomy, title="Port training",
+                         body="Near the harbour.").id
+    in_seoul = write_case(users["member"], taxonomy, title="Seoul training",
+                          city_id=taxonomy["cities"]["seoul"]).id
     assert found(None, "title:harbour") == [in_title]
     assert set(found(None, "harbour")) == {in_title, in_body}
     assert found(None, "city:Seoul") == [in_seoul]
@@ -66,25 +67,25 @@ def test_field_queries(taxonomy, users):
     ("ko", "현장실습 프로그램을 운영한다", "실습"),
 ])
 def test_cjk_word_inside_a_longer_run(taxonomy, users, language, text, query):
-    case_id = add_case(users["member"], taxonomy, title=text, summary=text, language=language)
-    add_case(users["member"], taxonomy, title="An English case study")
+    case_id = write_case(users["member"], taxonomy, title=text, summary=text, language=language).id
+    write_case(users["member"], taxonomy, title="An English case study")
     result = search.search(ANONYMOUS, query)
     assert result.ids == [case_id]
     assert "<mark" in result.highlights[case_id].title
 
 
 def test_one_character_cjk_query(taxonomy, users):
-    chinese = add_case(users["member"], taxonomy, title="职业教育改革", summary="改革", language="zh")
-    japanese = add_case(users["member"], taxonomy, title="職業教育の改革", summary="改革",
-                        language="ja")
-    add_case(users["member"], taxonomy, title="学徒制", summary="学徒", language="zh")
+    chinese = write_case(users["member"], taxonomy, title="职业教育改革", summary="改革", language="zh").id
+    japanese = write_case(users["member"], taxonomy, title="職業教育の改革", summary="改革",
+                          language="ja").id
+    write_case(users["member"], taxonomy, title="学徒制", summary="学徒", language="zh")
     assert set(found(None, "教")) == {chinese, japanese}
 
 
 def test_coordination_ranks_documents_matching_more_words_first(taxonomy, users):
-    one_word = add_case(users["member"], taxonomy, title="Welding welding welding",
-                        summary="Welding, welding and more welding.")
-    both = add_case(users["member"], taxonomy, title="Nurses", summary="Welding for nurses.")
+    one_word = write_case(users["member"], taxonomy, title="Welding welding welding",
+                          summary="Welding, welding and more welding.").id
+    both = write_case(users["member"], taxonomy, title="Nurses", summary="Welding for nurses.").id
     assert found(None, "welding nurses")[0] == both
     assert found(None, "welding")[0] == one_word
 
@@ -95,20 +96,20 @@ def test_coordination_ranks_documents_matching_more_words_first(taxonomy, users)
     "<script>alert(1)</script>", "%00", "\ud7ff", "NOT", "教" * 3000,
 ])
 def test_hostile_queries_return_a_results_page(taxonomy, users, q):
-    add_case(users["member"], taxonomy, title="Nurses")
+    write_case(users["member"], taxonomy, title="Nurses")
     result = search.search(ANONYMOUS, q)
     assert result.total >= 0 and result.page == 1
 
 
 def test_unreadable_query_is_searched_as_plain_words_with_a_notice(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="Nurses")
+    case_id = write_case(users["member"], taxonomy, title="Nurses").id
     result = search.search(ANONYMOUS, "(((nurses")
     assert result.ids == [case_id]
     assert NOTICE_PLAIN_WORDS in result.notices
 
 
 def test_did_you_mean(taxonomy, users):
-    add_case(users["member"], taxonomy, title="Apprenticeships for nurses")
+    write_case(users["member"], taxonomy, title="Apprenticeships for nurses")
     result = search.search(ANONYMOUS, "aprenticeships")
     assert result.total == 0
     assert result.suggestion == "apprenticeships"
@@ -123,9 +124,9 @@ def _visible_ids(user) -> set[int]:
 
 
 def test_drafts_are_found_by_who_may_see_them(taxonomy, users):
-    add_case(users["member"], taxonomy, title="Published plan")
-    own = add_case(users["member"], taxonomy, publish=False, title="Member draft plan")
-    other = add_case(users["other_member"], taxonomy, publish=False, title="Other draft plan")
+    write_case(users["member"], taxonomy, title="Published plan")
+    own = write_case(users["member"], taxonomy, publish=False, title="Member draft plan").id
+    other = write_case(users["other_member"], taxonomy, publish=False, title="Other draft plan").id
     for name in ("admin", "facilitator", "member", "other_member", "researcher"):
         user = users[name]
         assert set(found(user, "plan")) == _visible_ids(user), name
@@ -136,9 +137,9 @@ def test_drafts_are_found_by_who_may_see_them(taxonomy, users):
 
 
 def test_rows_are_loaded_in_rank_order_and_only_if_visible(taxonomy, users):
-    first = add_case(users["member"], taxonomy, title="Alpha")
-    second = add_case(users["member"], taxonomy, title="Beta")
-    draft = add_case(users["member"], taxonomy, publish=False, title="Gamma")
+    first = write_case(users["member"], taxonomy, title="Alpha").id
+    second = write_case(users["member"], taxonomy, title="Beta").id
+    draft = write_case(users["member"], taxonomy, publish=False, title="Gamma").id
     rows = search.cases_in_order(ANONYMOUS, [second, draft, first, 10**12])
     assert [row.id for row in rows] == [second, first]
     member = policy.case_visibility(users["member"])
@@ -313,9 +314,9 @@ def test_bad_filters_pages_and_sorts_are_tolerated(corpus):
 # Highlights ------------------------------------------------------------------
 
 def test_highlights_are_escaped_markup_from_the_field_that_matched(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="<script>alert(1)</script> nurses",
-                       summary="A summary without the word.",
-                       outcomes="Graduates found jobs as <b>nurses</b> & midwives.")
+    case_id = write_case(users["member"], taxonomy, title="<script>alert(1)</script> nurses",
+                         summary="A summary without the word.",
+                         outcomes="Graduates found jobs as <b>nurses</b> & midwives.").id
     result = search.search(ANONYMOUS, "nurses")
     hit = result.highlights[case_id]
     assert isinstance(hit.title, Markup) and isinstance(hit.snippet, Markup)
@@ -326,7 +327,7 @@ def test_highlights_are_escaped_markup_from_the_field_that_matched(taxonomy, use
 
 
 def test_no_highlights_when_browsing(taxonomy, users):
-    add_case(users["member"], taxonomy)
+    write_case(users["member"], taxonomy)
     assert search.search(ANONYMOUS, "").highlights == {}
 
 
@@ -334,16 +335,16 @@ def test_no_highlights_when_browsing(taxonomy, users):
 
 def test_similar_cases_come_from_other_cities(taxonomy, users):
     toronto, seoul = taxonomy["cities"]["toronto"], taxonomy["cities"]["seoul"]
-    base = add_case(users["member"], taxonomy, title="Hospital apprenticeships for nurses",
-                    body="Nurses train in hospital wards with mentors.", city_id=toronto)
-    same_city = add_case(users["member"], taxonomy, title="Hospital nurses mentoring",
-                         body="Nurses and mentors in hospital wards.", city_id=toronto)
-    similar = add_case(users["member"], taxonomy, title="Nurses in hospital wards",
-                       body="Mentors guide nurses in hospital wards.", city_id=seoul)
-    draft = add_case(users["member"], taxonomy, publish=False, title="Hospital nurses draft",
-                     body="Nurses in hospital wards with mentors.", city_id=seoul)
-    unrelated = add_case(users["member"], taxonomy, title="Coding bootcamp",
-                         body="Software for adults.", city_id=seoul)
+    base = write_case(users["member"], taxonomy, title="Hospital apprenticeships for nurses",
+                      body="Nurses train in hospital wards with mentors.", city_id=toronto).id
+    same_city = write_case(users["member"], taxonomy, title="Hospital nurses mentoring",
+                           body="Nurses and mentors in hospital wards.", city_id=toronto).id
+    similar = write_case(users["member"], taxonomy, title="Nurses in hospital wards",
+                         body="Mentors guide nurses in hospital wards.", city_id=seoul).id
+    draft = write_case(users["member"], taxonomy, publish=False, title="Hospital nurses draft",
+                       body="Nurses in hospital wards with mentors.", city_id=seoul).id
+    unrelated = write_case(users["member"], taxonomy, title="Coding bootcamp",
+                           body="Software for adults.", city_id=seoul).id
     anonymous = search.similar_cases(ANONYMOUS, base)
     assert anonymous[0] == similar
     assert same_city not in anonymous and base not in anonymous and draft not in anonymous
@@ -357,10 +358,10 @@ def test_other_cities_working_on_the_problems(taxonomy, users):
     wbl, guidance = (taxonomy["problems"]["work-based-learning"],
                      taxonomy["problems"]["career-guidance"])
     toronto, seoul = taxonomy["cities"]["toronto"], taxonomy["cities"]["seoul"]
-    base = add_case(users["member"], taxonomy, city_id=toronto, problem_ids=[wbl, guidance])
-    add_case(users["member"], taxonomy, city_id=toronto, problem_ids=[wbl])
-    one = add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl])
-    both = add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl, guidance])
-    add_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl], publish=False)
+    base = write_case(users["member"], taxonomy, city_id=toronto, problem_ids=[wbl, guidance]).id
+    write_case(users["member"], taxonomy, city_id=toronto, problem_ids=[wbl])
+    one = write_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl]).id
+    both = write_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl, guidance]).id
+    write_case(users["member"], taxonomy, city_id=seoul, problem_ids=[wbl], publish=False)
     groups = search.other_cities_on_problems(ANONYMOUS, base)
     assert [(g.city, g.case_ids) for g in groups] == [("seoul", [both, one])]

@@ -27,11 +27,8 @@ from kb.search.bulk import BulkSegmentWriter
 from kb.search.query import FIELD_BOOSTS
 from kb.search.scoring_postings import ScoringPostings
 from kb.search.schema import SNIPPET_FIELDS, build_schema
-from test_search_support import (  # noqa: F401 (fixture)
-    add_case,
-    assert_index_matches_database,
-    users,
-)
+from factories import write_case
+from index_checks import assert_index_matches_database
 
 # Documents exercising every kind of field: stop words, repeated words, CJK
 # runs (bigrams and unigrams), accents, several keyword values, columns,
@@ -152,8 +149,8 @@ def _searches():
 def test_searches_find_the_same_with_or_without_scoring_postings(app, taxonomy, users):
     for number, title in enumerate(["Harbour welding academy", "Welding for adults",
                                     "Harbour apprenticeships", "職業教育 reform"]):
-        add_case(users["member"], taxonomy, title=title,
-                 body=f"Students learning welding with employers, week {number}.")
+        write_case(users["member"], taxonomy, title=title,
+                   body=f"Students learning welding with employers, week {number}.")
     search.rebuild(procs=2)
     index = lifecycle.extension().index
     kept = sorted(index.path.glob(f"*{scoring_postings.EXTENSION}"))
@@ -169,8 +166,8 @@ def test_searches_find_the_same_with_or_without_scoring_postings(app, taxonomy, 
 def test_rebuild_in_processes_matches_one_process(app, taxonomy, users, monkeypatch):
     monkeypatch.setattr(indexer, "REBUILD_SEGMENT_CASES", 2)  # several segments per process
     for number in range(7):
-        add_case(users["member"], taxonomy, title=f"Segmented practice {number}",
-                 publish=number % 3 != 0)
+        write_case(users["member"], taxonomy, title=f"Segmented practice {number}",
+                   publish=number % 3 != 0)
     assert search.rebuild(procs=3) == 7
     assert_index_matches_database()
     with lifecycle.extension().index.searcher() as searcher:
@@ -179,9 +176,9 @@ def test_rebuild_in_processes_matches_one_process(app, taxonomy, users, monkeypa
 
 
 def test_a_failing_rebuild_process_leaves_the_index_as_it_was(app, taxonomy, users, monkeypatch):
-    kept = add_case(users["member"], taxonomy, title="Survivor practice")
+    kept = write_case(users["member"], taxonomy, title="Survivor practice").id
     for number in range(4):
-        add_case(users["member"], taxonomy, title=f"Doomed practice {number}")
+        write_case(users["member"], taxonomy, title=f"Doomed practice {number}")
 
     def broken(case):
         raise ValueError("cannot convert this case study")
@@ -213,13 +210,13 @@ def test_key_terms_are_whooshs_key_terms(app, taxonomy, users, monkeypatch):
     texts = ["Harbour welding academy", "Welding for adults in the harbour",
              "Harbour apprenticeships", "職業教育 reform, Éducation à Montréal",
              "Nurses train in hospital wards with mentors"]
-    first = [add_case(users["member"], taxonomy, title=title, summary=f"{title} again.",
-                      body=f"Students learning {title.lower()} with employers.")
+    first = [write_case(users["member"], taxonomy, title=title, summary=f"{title} again.",
+                        body=f"Students learning {title.lower()} with employers.").id
              for title in texts]
     search.rebuild(procs=1)
     assert _assert_key_terms_are_whooshs(texts) >= 3
     # A segment written by Whoosh's own writer, with deletions.
-    add_case(users["member"], taxonomy, title="Welding nurses", body="Harbour wards.")
+    write_case(users["member"], taxonomy, title="Welding nurses", body="Harbour wards.")
     case_studies.delete_case(users["admin"], db.session.get(CaseStudy, first[0]))
     db.session.commit()
     _assert_key_terms_are_whooshs(texts)
@@ -229,10 +226,10 @@ def test_ranking_the_scored_documents_is_ranking_the_matched_ones(app, taxonomy,
     texts = ["Harbour welding academy", "Welding for adults", "Harbour apprenticeships",
              "Nurses train in hospital wards", "Mentors for welding nurses"]
     for title in texts:
-        add_case(users["member"], taxonomy, title=title, body=f"{title}, with employers.")
+        write_case(users["member"], taxonomy, title=title, body=f"{title}, with employers.")
     # A deleted case study still has postings until the segment is merged.
-    case_studies.delete_case(users["admin"], db.session.get(CaseStudy, add_case(
-        users["member"], taxonomy, title="Welding harbour nurses")))
+    case_studies.delete_case(users["admin"], db.session.get(CaseStudy, write_case(
+          users["member"], taxonomy, title="Welding harbour nurses").id))
     db.session.commit()
     with lifecycle.extension().index.searcher() as searcher:
         engine = lifecycle.extension().engine(searcher)

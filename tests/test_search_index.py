@@ -6,6 +6,8 @@ import json
 import time
 
 import pytest
+from factories import case_input, write_case
+from index_checks import assert_index_matches_database, indexed_ids
 from sqlalchemy import delete, insert, select, update
 from whoosh.index import LockError
 
@@ -16,14 +18,6 @@ from kb.search import indexer, lifecycle
 from kb.search.indexer import IndexState
 from kb.search.schema import SCHEMA_VERSION, STATE_DOC_ID
 from kb.services import case_studies, review
-from kb.services.policy import case_visibility
-from test_search_support import (  # noqa: F401 (fixture)
-    add_case,
-    assert_index_matches_database,
-    case_input,
-    indexed_ids,
-    users,
-)
 
 
 def found(user, q: str) -> list[int]:
@@ -70,7 +64,7 @@ def test_index_follows_create_edit_publish_archive_delete(taxonomy, users):
 
 
 def test_rolled_back_transaction_leaves_no_ghost_document(taxonomy, users):
-    kept = add_case(users["member"], taxonomy, title="Kept practice")
+    kept = write_case(users["member"], taxonomy, title="Kept practice").id
     case_studies.create_case(users["member"], case_input(taxonomy, title="Ghost practice"))
     db.session.flush()  # written to the database, and to the change log
     db.session.rollback()
@@ -90,7 +84,7 @@ def test_failure_after_commit_is_repaired_by_the_next_catch_up(taxonomy, users, 
         raise OSError("disk full")
 
     monkeypatch.setattr(indexer.SearchIndex, "_apply_pending", broken)
-    case_id = add_case(users["member"], taxonomy, title="Orchard cooperative")
+    case_id = write_case(users["member"], taxonomy, title="Orchard cooperative").id
     # The commit went through, the failure was logged, nothing raised.
     assert db.session.get(CaseStudy, case_id) is not None
     assert "updating the search index after a commit failed" in caplog.text
@@ -106,18 +100,18 @@ def test_failure_after_commit_is_repaired_by_the_next_catch_up(taxonomy, users, 
 def test_search_catches_up_entries_committed_elsewhere(app, taxonomy, users):
     """A row committed by another process (here: with the hook off) is found by the next search."""
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    case_id = add_case(users["member"], taxonomy, title="Lantern mentoring")
+    case_id = write_case(users["member"], taxonomy, title="Lantern mentoring").id
     assert case_id not in indexed_ids()
     assert found(None, "lantern") == [case_id]
     assert_index_matches_database()
 
 
 def test_replaying_the_change_log_changes_nothing(taxonomy, users):
-    first = add_case(users["member"], taxonomy, title="Quarry apprenticeships")
+    first = write_case(users["member"], taxonomy, title="Quarry apprenticeships").id
     case = db.session.get(CaseStudy, first)
     case_studies.update_case(users["member"], case, case_input(taxonomy, title="Quarry mentoring"))
     db.session.commit()
-    add_case(users["member"], taxonomy, title="Second quarry")
+    write_case(users["member"], taxonomy, title="Second quarry")
     assert search.catch_up() == 0
     index = lifecycle.extension().index
     with index._writer() as writer:  # forget having applied anything
@@ -132,7 +126,7 @@ def test_replaying_the_change_log_changes_nothing(taxonomy, users):
 def test_locked_index_leaves_entries_for_later(app, taxonomy, users, caplog):
     index = lifecycle.extension().index
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    case_id = add_case(users["member"], taxonomy, title="Beacon internships")
+    case_id = write_case(users["member"], taxonomy, title="Beacon internships").id
     lock = index._index().lock("WRITELOCK")
     assert lock.acquire()
     try:
@@ -157,7 +151,7 @@ def test_rebuild_raises_when_the_index_is_locked(app_ctx):
 
 
 def test_rebuild_indexes_rows_the_change_log_never_saw(taxonomy, users):
-    add_case(users["member"], taxonomy, title="Logged practice")
+    write_case(users["member"], taxonomy, title="Logged practice")
     db.session.execute(insert(CaseStudy).values(
         slug="bulk", title="Bulk loaded practice", summary="Inserted without the ORM.",
         city_id=taxonomy["cities"]["seoul"], education_level="adult", status="published",
@@ -174,7 +168,7 @@ def test_rebuild_indexes_rows_the_change_log_never_saw(taxonomy, users):
 
 def test_rebuild_with_two_processes(taxonomy, users):
     for number in range(5):
-        add_case(users["member"], taxonomy, title=f"Parallel practice {number}")
+        write_case(users["member"], taxonomy, title=f"Parallel practice {number}")
     assert search.rebuild(procs=2) == 5
     assert_index_matches_database()
     assert len(search.search(case_visibility(None), "parallel").ids) == 5
@@ -182,14 +176,14 @@ def test_rebuild_with_two_processes(taxonomy, users):
 
 def test_check_reports_missing_stale_and_extra(taxonomy, users, app):
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    first = add_case(users["member"], taxonomy, title="First")
-    second = add_case(users["member"], taxonomy, title="Second")
+    first = write_case(users["member"], taxonomy, title="First").id
+    second = write_case(users["member"], taxonomy, title="Second").id
     search.catch_up()
     with db.engine.begin() as connection:
         # Changed behind the change log's back: the index is now stale.
         connection.execute(update(CaseStudy).where(CaseStudy.id == second).values(title="Renamed"))
         connection.execute(delete(ChangeLog))
-    add_case(users["member"], taxonomy, title="Third")  # logged, but not applied yet
+    write_case(users["member"], taxonomy, title="Third")  # logged, but not applied yet
     index = lifecycle.extension().index
     with index._writer() as writer:
         writer.add_document(id="999", title="Orphan")
@@ -202,7 +196,7 @@ def test_check_reports_missing_stale_and_extra(taxonomy, users, app):
 
 
 def test_database_older_than_index_triggers_a_rebuild(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="Survivor")
+    case_id = write_case(users["member"], taxonomy, title="Survivor").id
     with db.engine.begin() as connection:
         connection.execute(delete(ChangeLog))  # as if the database were restored from a dump
     assert search.catch_up() == 1
@@ -211,7 +205,7 @@ def test_database_older_than_index_triggers_a_rebuild(taxonomy, users):
 
 
 def test_old_schema_version_is_rebuilt_by_ensure_index(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, title="Upgraded")
+    case_id = write_case(users["member"], taxonomy, title="Upgraded").id
     index = lifecycle.extension().index
     with index._writer() as writer:
         writer.update_document(id=STATE_DOC_ID, state=json.dumps({"seq": 0, "schema": 0}))
@@ -224,7 +218,7 @@ def test_old_schema_version_is_rebuilt_by_ensure_index(taxonomy, users):
 
 
 def test_ensure_index_rebuilds_a_lost_index(app, taxonomy, users, tmp_path):
-    case_id = add_case(users["member"], taxonomy, title="Remembered")
+    case_id = write_case(users["member"], taxonomy, title="Remembered").id
     with db.engine.begin() as connection:
         connection.execute(delete(ChangeLog))  # the log no longer reaches back to the row
     lifecycle.extension().index.close()
@@ -238,7 +232,7 @@ def test_index_is_created_on_first_use_when_missing(app, taxonomy, users, tmp_pa
     lifecycle.extension().index.close()
     other = tmp_path / "elsewhere"
     lifecycle.extension().index.path = other
-    case_id = add_case(users["member"], taxonomy, title="Fresh start")
+    case_id = write_case(users["member"], taxonomy, title="Fresh start").id
     assert other.exists()
     assert found(None, "fresh") == [case_id]
 
@@ -260,8 +254,8 @@ def test_state_advances_and_records_gaps():
 def test_gap_filled_by_a_late_commit_is_applied(app, taxonomy, users):
     """Entry 2 commits after entry 3: the catch-up that saw 3 still applies 2 later."""
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
-    early = add_case(users["member"], taxonomy, publish=False, title="Early bird")
-    late = add_case(users["member"], taxonomy, publish=False, title="Late owl")
+    early = write_case(users["member"], taxonomy, publish=False, title="Early bird").id
+    late = write_case(users["member"], taxonomy, publish=False, title="Late owl").id
     entries = db.session.execute(select(ChangeLog.seq, ChangeLog.entity_id)
                                  .order_by(ChangeLog.seq)).all()
     assert [e.entity_id for e in entries] == [early, late]
@@ -286,8 +280,8 @@ def test_gap_filled_by_a_late_commit_is_applied(app, taxonomy, users):
 def test_gaps_expire(app, taxonomy, users):
     app.config["SEARCH_CATCH_UP_ON_COMMIT"] = False
     index = lifecycle.extension().index
-    first = add_case(users["member"], taxonomy, publish=False, title="Only")
-    add_case(users["member"], taxonomy, publish=False, title="Other")
+    first = write_case(users["member"], taxonomy, publish=False, title="Only").id
+    write_case(users["member"], taxonomy, publish=False, title="Other")
     with db.engine.begin() as connection:
         connection.execute(delete(ChangeLog).where(ChangeLog.entity_id == first))
     search.catch_up()
@@ -301,7 +295,7 @@ def test_gaps_expire(app, taxonomy, users):
 
 
 def test_drafts_are_indexed_with_status_and_author(taxonomy, users):
-    case_id = add_case(users["member"], taxonomy, publish=False, title="Drafted")
+    case_id = write_case(users["member"], taxonomy, publish=False, title="Drafted").id
     index = lifecycle.extension().index
     with index.searcher() as searcher:
         docnum = searcher.document_number(id=str(case_id))
@@ -315,8 +309,8 @@ def test_fast_postings_reader_agrees_with_whoosh(taxonomy, users):
     from kb.search.engine import _read_postings
 
     for number in range(30):
-        add_case(users["member"], taxonomy, title=f"Nurses {number}",
-                 body="nurses train nurses " * (number % 4 + 1))
+        write_case(users["member"], taxonomy, title=f"Nurses {number}",
+                   body="nurses train nurses " * (number % 4 + 1))
     with lifecycle.extension().index.searcher() as searcher:
         for leaf, _ in searcher.reader().leaf_readers():
             for fieldname, text in (("body", b"nurs"), ("title", b"nurs"), ("body", b"train")):

@@ -5,40 +5,22 @@ from __future__ import annotations
 import re
 
 import pytest
+from change_log import last_seq, logged_since
+from factories import case_input, write_case
 from instances import seed
-from sqlalchemy import select
 
 from kb.errors import Conflict, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import (
     AdaptationContext,
-    ChangeLog,
     ChangeOperation,
     CaseStudy,
     ContextKind,
     ProblemOfPractice,
     User,
-    latest_change_seq,
 )
-from kb.services import case_studies, review, vocabularies
-from kb.services.case_studies import CaseInput
+from kb.services import case_studies, vocabularies
 from kb.services.vocabularies import TermInput
-
-
-def add_case(app, author_id: int, city_id: int, problem_ids, context_ids=(), *,
-             title: str = "Sample case study", language: str = "en", publish: bool = True) -> int:
-    """Create (and by default publish) a case study through the service; returns its id."""
-    with app.app_context():
-        author = db.session.get(User, author_id)
-        case = case_studies.create_case(author, CaseInput(
-            title=title, summary=f"Summary of {title}.", city_id=city_id,
-            education_level="upper_secondary", problem_ids=list(problem_ids),
-            context_ids=list(context_ids), language=language,
-        ))
-        if publish:
-            review.publish_as_system(case)
-        db.session.commit()
-        return case.id
 
 
 def problem_slugs(app, case_id: int) -> list[str]:
@@ -47,34 +29,18 @@ def problem_slugs(app, case_id: int) -> list[str]:
         return [p.slug for p in db.session.get(CaseStudy, case_id).problems]
 
 
-def logged_since(app, seq: int) -> set[tuple[int, ChangeOperation]]:
-    """Change-log entries written after sequence number ``seq``."""
-    with app.app_context():
-        rows = db.session.scalars(select(ChangeLog).where(ChangeLog.seq > seq)).all()
-        return {(row.entity_id, row.operation) for row in rows}
-
-
-def last_seq(app) -> int:
-    with app.app_context():
-        return latest_change_seq(db.session)
-
-
 @seed("taxonomy", "people")
-def cases(app, taxonomy, people):
+def cases(taxonomy, people):
     """Published case studies in Toronto and Seoul, a Toronto draft, and a career-guidance one."""
-    problems, cities = taxonomy["problems"], taxonomy["cities"]
+    member, other = as_user(people["member"]), as_user(people["other_member"])
     return {
-        "toronto": add_case(app, people["member"], cities["toronto"],
-                            [problems["work-based-learning"], problems["career-guidance"]],
-                            [taxonomy["contexts"]["public-funding"]],
-                            title="Toronto apprenticeships"),
-        "seoul": add_case(app, people["member"], cities["seoul"], [problems["work-based-learning"]],
-                          title="Seoul Meister schools"),
-        "draft": add_case(app, people["other_member"], cities["toronto"],
-                          [problems["work-based-learning"]], title="Unfinished draft",
-                          publish=False),
-        "guidance": add_case(app, people["member"], cities["seoul"], [problems["career-guidance"]],
-                             title="Seoul career counsellors"),
+        "toronto": write_case(member, taxonomy, title="Toronto apprenticeships",
+                              problems=("work-based-learning", "career-guidance"),
+                              contexts=("public-funding",)).id,
+        "seoul": write_case(member, taxonomy, title="Seoul Meister schools", city="seoul").id,
+        "draft": write_case(other, taxonomy, title="Unfinished draft", publish=False).id,
+        "guidance": write_case(member, taxonomy, title="Seoul career counsellors", city="seoul",
+                               problems=("career-guidance",)).id,
     }
 
 
@@ -105,11 +71,7 @@ def test_retired_term_is_not_offered_but_stays_on_old_cases(app, people, cases, 
     with app.app_context():
         member = as_user(people["member"])
         with pytest.raises(ValidationError) as raised:
-            case_studies.create_case(member, CaseInput(
-                title="New", summary="S", city_id=taxonomy["cities"]["toronto"],
-                education_level="upper_secondary",
-                problem_ids=[taxonomy["problems"]["career-guidance"]],
-            ))
+            case_studies.create_case(member, case_input(taxonomy, problems=("career-guidance",)))
         assert "problem_ids" in raised.value.errors
 
 
