@@ -18,6 +18,7 @@ from kb.search import indexer, lifecycle
 from kb.search.indexer import IndexState
 from kb.search.schema import SCHEMA_VERSION, STATE_DOC_ID
 from kb.services import case_studies, review
+from kb.services.policy import case_visibility
 
 
 def found(user, q: str) -> list[int]:
