@@ -248,6 +248,7 @@ def test_the_table_lists_the_api():
     assert len(API_READS) >= 10 and {line["method"] for line in API_WRITES} == {"POST", "PATCH"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line", API_READS, ids=lambda line: f"GET {line['url']}")
 def test_tokens_may_read_what_the_session_may(app, people, authorization_world, line):
     mismatches = [_by_token(app, people, authorization_world, line, role) for role in ROLES]
@@ -255,6 +256,7 @@ def test_tokens_may_read_what_the_session_may(app, people, authorization_world, 
 
 
 # Anonymous requests send no token: the table itself makes those.
+@pytest.mark.slow
 @pytest.mark.parametrize("role", [role for role in ROLES if role != "anonymous"])
 @pytest.mark.parametrize("line", API_WRITES, ids=lambda line: f"{line['method']} {line['url']}")
 def test_tokens_may_write_what_the_session_may(app, people, authorization_world, line, role):

@@ -9,6 +9,9 @@ import pytest
 from clients import AuthActions
 from permissions import ROLES, TABLE, filled, outcome
 
+# Every role on every route: the whole table is slow by nature.
+pytestmark = pytest.mark.slow
+
 # Rules that need no row: Flask's own static files.
 UNLISTED_RULES = {"/static/<path:filename>"}
 

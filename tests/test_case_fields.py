@@ -200,6 +200,7 @@ def test_an_import_from_a_file_with_a_long_name_keeps_a_message_within_the_limit
 
 # A field added through the registry ---------------------------------------------------
 
+@pytest.mark.slow
 def test_a_field_added_through_the_registry_reaches_every_surface(tmp_path):
     finished = subprocess.run(
         [sys.executable, str(ADDED_FIELD_SCRIPT), str(tmp_path)],

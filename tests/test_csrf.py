@@ -16,6 +16,9 @@ from kb.models import CaseStatus, CaseStudy, User
 from instances import seed
 from route_walk import build_world, db_snapshot, rules_with, snapshot_difference, urls_for
 
+# Every state-changing route, walked as several roles.
+pytestmark = pytest.mark.slow
+
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_REFUSAL = "The form was too old or came from elsewhere"
 # Drafts belong to ``member``: posting as them covers the owner's routes.

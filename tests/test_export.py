@@ -37,6 +37,9 @@ from kb.services import accounts, bulk, dump, vocabularies
 from kb.services.policy import case_visibility
 from kb.services.vocabularies import TermInput
 
+# Whole-site dumps, restored into second instances.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def network(app, runner):

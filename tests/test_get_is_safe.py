@@ -14,6 +14,9 @@ from kb.models import CaseStudy
 from instances import seed
 from route_walk import ROLES, build_world, db_snapshot, rules_with, snapshot_difference, urls_for
 
+# Every GET route, walked as every role.
+pytestmark = pytest.mark.slow
+
 # Endpoints the walk must reach, so that it cannot pass by visiting nothing.
 MUST_VISIT = {"main.home", "cases.detail", "cases.edit", "cases.confirm_delete", "admin.edit_user",
               "vocabularies.curate_problem", "review.queue", "review.proposed_edit", "static"}

@@ -664,6 +664,7 @@ def cranfield_rows(count: int) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_a_file_of_200_abstracts_imports_and_is_searchable(app, runner, taxonomy, people,
                                                            tmp_path):
     path = tmp_path / "cranfield.jsonl"

@@ -26,6 +26,9 @@ from kb.models import CaseStudy, EducationLevel, EvidenceLevel, User
 from kb.sanitize import clean_text, render_markdown
 from kb.services import bulk
 
+# Property-based: hundreds of generated examples a test.
+pytestmark = pytest.mark.slow
+
 MAX = 200_000
 
 

@@ -21,6 +21,9 @@ from kb.search.query import build_parser, parse_user_query
 from kb.search.schema import build_schema
 from kb.services.policy import case_visibility
 
+# Property-based: hundreds of generated examples a test.
+pytestmark = pytest.mark.slow
+
 markdown_pieces = st.lists(
     st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(PAYLOADS), st.text(max_size=12)),
     max_size=16,
