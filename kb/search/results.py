@@ -27,7 +27,7 @@ from sqlalchemy.orm import defer, joinedload, raiseload, selectinload
 from kb import case_fields
 from kb.extensions import db
 from kb.models import (
-    LANGUAGES, AdaptationContext, CaseStatus, CaseStudy, City, EducationLevel, EvidenceLevel,
+    LANGUAGES, AdaptationContext, CaseStudy, City, EducationLevel, EvidenceLevel,
     ProblemOfPractice, is_valid_id,
 )
 from kb.search import highlight, suggest
@@ -113,30 +113,19 @@ class Visibility(Protocol):
     the value ``policy.case_visibility(user)`` makes.
     """
 
-    statuses: frozenset[CaseStatus]
-    author_id: int | None
-
-    @property
-    def sees_everything(self) -> bool:
-        """Every status is visible."""
-
     def allows(self, case: CaseStudy) -> bool:
         """Whether ``case`` is visible."""
 
     def clause(self) -> ColumnElement[bool]:
         """A SQL condition selecting the visible case studies."""
 
+    def documents(self, holding: Callable[[str, str], int], every: int) -> int:
+        """The visible documents among ``every``, from the index's value bit sets."""
+
 
 def visible_documents(table: FacetTable, visibility: Visibility) -> int:
     """The documents of ``table`` that ``visibility`` lets its user find."""
-    if visibility.sees_everything:
-        return table.live_cases
-    visible = 0
-    for status in visibility.statuses:
-        visible |= table.value_mask("status", status.value)
-    if visibility.author_id is not None:
-        visible |= table.value_mask("author", str(visibility.author_id))
-    return visible & table.live_cases
+    return visibility.documents(table.value_mask, table.live_cases)
 
 
 def recall_or_keep(engine: Engine, key: tuple, compute):

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from kb.extensions import db
-from kb.models import CaseStatus, CaseStudy, City, ProblemOfPractice, User
+from kb.models import CaseStudy, City, ProblemOfPractice, User
+from kb.services import policy
 
 
 @dataclass
@@ -23,7 +24,7 @@ class HomeOverview:
 
 def home_overview(user: User | None, recent_limit: int = 8) -> HomeOverview:
     """Counts of published work, the newest case studies and each city's total."""
-    published = CaseStudy.status == CaseStatus.PUBLISHED
+    published = policy.public_cases_clause()
     recent = db.session.scalars(
         select(CaseStudy)
         .where(published)

@@ -16,7 +16,6 @@ from kb.extensions import db
 from kb.models import (
     is_valid_id,
     PROFILE_HEADINGS,
-    CaseStatus,
     CaseStudy,
     ChangeOperation,
     City,
@@ -24,6 +23,7 @@ from kb.models import (
     record_case_changes,
 )
 from kb.sanitize import clean_text
+from kb.services import policy
 from kb.services.vocabularies import clean_name_and_slug, find_by_slug, require_curator
 
 COUNTRY_MAX = 120
@@ -45,7 +45,7 @@ def cities_with_counts() -> list[tuple[City, int]]:
     counts = dict(
         db.session.execute(
             select(CaseStudy.city_id, func.count())
-            .where(CaseStudy.status == CaseStatus.PUBLISHED)
+            .where(policy.public_cases_clause())
             .group_by(CaseStudy.city_id)
         ).all()
     )

@@ -45,7 +45,6 @@ from kb.errors import PermissionDenied
 from kb.extensions import db
 from kb.models import (
     AdaptationContext,
-    CaseStatus,
     CaseStudy,
     City,
     ContextKind,
@@ -148,7 +147,7 @@ def recorded_contexts(city_ids: Iterable[int]) -> dict[int, set[AdaptationContex
         select(CaseStudy.city_id, AdaptationContext)
         .join(case_context, case_context.c.case_study_id == CaseStudy.id)
         .join(AdaptationContext, AdaptationContext.id == case_context.c.context_id)
-        .where(CaseStudy.city_id.in_(city_ids), CaseStudy.status == CaseStatus.PUBLISHED)
+        .where(CaseStudy.city_id.in_(city_ids), policy.public_cases_clause())
         .distinct()
     ).all()
     for city_id, term in rows:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from kb.extensions import db
-from kb.models import CaseStatus, CaseStudy, City, EducationLevel, ProblemOfPractice, case_problem
+from kb.models import CaseStudy, City, EducationLevel, ProblemOfPractice, case_problem
+from kb.services import policy
 
 
 @dataclass
@@ -62,7 +63,7 @@ def coverage_matrix(education: EducationLevel | None = None) -> CoverageMatrix:
     cities = list(db.session.scalars(select(City).order_by(City.name)))
     active_ids = [problem.id for problem in problems]
 
-    published = [CaseStudy.status == CaseStatus.PUBLISHED]
+    published = [policy.public_cases_clause()]
     if education is not None:
         published.append(CaseStudy.education_level == education)
     cells: dict[tuple[int, int], int] = {

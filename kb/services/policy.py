@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -22,8 +23,10 @@ class CaseVisibility:
 
     Published case studies are public; the signed-in author sees their own
     in any status; facilitators and admins see everything. Pages ask
-    :func:`can_view_case` and :func:`visible_cases_clause`, and search
-    receives the value itself, which also keys what search remembers:
+    :func:`can_view_case` and :func:`visible_cases_clause`, queries of
+    public counts :func:`public_cases_clause`, and search receives the value
+    itself (:meth:`documents` over its index), which also keys what search
+    remembers:
     users who may see the same case studies share it, no one else.
     """
 
@@ -50,6 +53,21 @@ class CaseVisibility:
             return or_(condition, CaseStudy.author_id == self.author_id)
         return condition
 
+    def documents(self, holding: Callable[[str, str], int], every: int) -> int:
+        """The rule over an index's document bit sets, for search.
+
+        ``holding(field, value)`` gives the documents whose ``status`` or
+        ``author`` field holds ``value``; ``every`` is every live document.
+        """
+        if self.sees_everything:
+            return every
+        visible = 0
+        for status in self.statuses:
+            visible |= holding("status", status.value)
+        if self.author_id is not None:
+            visible |= holding("author", str(self.author_id))
+        return visible & every
+
 
 _EVERY_STATUS = frozenset(CaseStatus)
 _PUBLIC = frozenset({CaseStatus.PUBLISHED})
@@ -72,6 +90,11 @@ def can_view_case(user: User | None, case: CaseStudy) -> bool:
 def visible_cases_clause(user: User | None) -> ColumnElement[bool]:
     """A SQL condition selecting the case studies ``user`` may see."""
     return case_visibility(user).clause()
+
+
+def public_cases_clause() -> ColumnElement[bool]:
+    """A SQL condition selecting the case studies everyone may see, for public counts."""
+    return case_visibility(None).clause()
 
 
 def can_create_case(user: User | None) -> bool:

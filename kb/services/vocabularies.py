@@ -25,7 +25,6 @@ from kb.extensions import db
 from kb.models import (
     is_valid_id,
     AdaptationContext,
-    CaseStatus,
     CaseStudy,
     ChangeOperation,
     City,
@@ -170,7 +169,7 @@ def find_by_slug(model, slug: str, missing: str):
 def _case_counts(model: VocabularyModel, *, published_only: bool) -> dict[int, int]:
     query = select(model.id, func.count(CaseStudy.id)).join(model.case_studies)
     if published_only:
-        query = query.where(CaseStudy.status == CaseStatus.PUBLISHED)
+        query = query.where(policy.public_cases_clause())
     return dict(db.session.execute(query.group_by(model.id)).all())
 
 
