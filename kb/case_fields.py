@@ -25,6 +25,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from flask import current_app
+
 from kb.models import LANGUAGES, EducationLevel, EvidenceLevel
 
 
@@ -56,8 +58,7 @@ LATEST_YEAR = 2100
 # The revision message saved with each version (``Revision.message`` holds this many).
 MESSAGE_MAX = 500
 # Markdown sections have no limit of their own: each instance sets one for
-# every long text (the MAX_TEXT_LENGTH setting).
-MARKDOWN_MAX_SETTING = "MAX_TEXT_LENGTH"
+# every long text (the MAX_TEXT_LENGTH setting, read by markdown_max()).
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class Searched:
     """How the search index holds a field: in which full-text field, weighed how."""
 
     index_field: str
-    # Query-time weight of a word found in ``index_field`` (kb.search.query.FIELD_BOOSTS).
+    # Query-time weight of a word found in ``index_field``; every field the index field
+    # holds gives the same one (kb.search.schema.FIELD_BOOSTS is made from them).
     weight: float = 1.0
 
 
@@ -272,6 +274,11 @@ MARKDOWN_FIELDS: tuple[CaseField, ...] = tuple(
 def markdown_sections() -> dict[str, str]:
     """The Markdown sections' labels by name, in the order pages show them."""
     return {spec.name: spec.label for spec in MARKDOWN_FIELDS}
+
+
+def markdown_max() -> int:
+    """The instance's limit on a Markdown section, and on every other long text it stores."""
+    return current_app.config["MAX_TEXT_LENGTH"]
 
 
 def too_long(spec: CaseField, limit: int) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask import current_app, url_for
+from flask import url_for
 
+from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
 from kb.api import auth, bp, schemas
@@ -87,9 +88,6 @@ def _service_input(fields: dict, start: case_studies.CaseInput) -> case_studies.
     return dataclasses.replace(start, **values)
 
 
-def _max_text() -> int:
-    return current_app.config["MAX_TEXT_LENGTH"]
-
 
 # From a case study just created or read to what may be done with it next.
 _BY_SLUG = {"parameters": {"slug": "$response.body#/slug"}}
@@ -110,7 +108,7 @@ def create_case(read_body):
     data = read_body()
     fields = data.model_dump(exclude={"message"})
     case = case_studies.create_case(user, _service_input(fields, _BLANK), data.message,
-                                    max_text=_max_text())
+                                    max_text=case_fields.markdown_max())
     db.session.commit()
     return (schemas.case_detail(case, user), 201,
             {"Location": url_for("api.get_case", slug=case.slug)})
@@ -134,7 +132,7 @@ def update_case(slug: str, read_body):
     try:
         case_studies.update_case(
             user, case, _service_input(changes, case_studies.case_to_input(case)),
-            data.message or "", expected_version=data.version, max_text=_max_text(),
+            data.message or "", expected_version=data.version, max_text=case_fields.markdown_max(),
         )
     except Conflict as error:
         raise ApiProblem(409, error.message, kind=STALE_VERSION) from None

@@ -13,15 +13,27 @@ from collections.abc import Callable, Iterable
 from types import MappingProxyType
 
 from flask import (
-    Blueprint, current_app, flash, get_template_attribute, redirect, render_template, request,
+    Blueprint,
+    current_app,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
     url_for,
 )
 from flask_login import login_required
 from markupsafe import Markup
 
+from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
-from kb.blueprints.case_forms import MARKDOWN_SECTIONS, CaseForm, EditCaseForm, edit_form_data
+from kb.blueprints.case_forms import (
+    MARKDOWN_SECTIONS,
+    CaseForm,
+    EditCaseForm,
+    edit_form_data,
+)
 from kb.errors import Conflict, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import CaseStudy, User
@@ -111,7 +123,7 @@ def new():
     return _case_form_page(
         form, None,
         lambda data, message: case_studies.create_case(
-            user, data, message, max_text=current_app.config["MAX_TEXT_LENGTH"]
+            user, data, message, max_text=case_fields.markdown_max()
         ),
         "Draft saved. Submit it for review when it is ready to be seen by everyone.",
     )
@@ -139,7 +151,7 @@ def edit(slug: str):
         form, case,
         lambda data, message: case_studies.update_case(
             user, case, data, message, expected_version=form.version.data,
-            max_text=current_app.config["MAX_TEXT_LENGTH"],
+            max_text=case_fields.markdown_max(),
         ),
         None if case.is_published else "Changes saved as a new version.",
     )

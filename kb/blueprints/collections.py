@@ -18,14 +18,26 @@ import json
 from urllib.parse import quote
 
 from flask import (
-    Blueprint, current_app, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_login import login_required
 
+from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
 from kb.blueprints.auth import safe_next
-from kb.blueprints.collection_forms import AddToCollectionForm, CollectionForm, MoveForm, NoteForm
+from kb.blueprints.collection_forms import (
+    AddToCollectionForm,
+    CollectionForm,
+    MoveForm,
+    NoteForm,
+)
 from kb.blueprints.forms import commit_or_show, render_form, save_posted_form
 from kb.csvsafe import csv_document
 from kb.errors import ValidationError
@@ -42,9 +54,6 @@ def collections_to_add_to() -> list[Collection]:
     """The signed-in user's collections, for the "add to a collection" forms of other pages."""
     return collections.own_collections(acting_user())
 
-
-def _max_text() -> int:
-    return current_app.config["MAX_TEXT_LENGTH"]
 
 
 def _case_url(case: CaseStudy) -> str:
@@ -92,7 +101,7 @@ def new():
     done = save_posted_form(
         form,
         lambda: collections.create_collection(acting_user(), form.collection_input(),
-                                              max_text=_max_text()),
+                                              max_text=case_fields.markdown_max()),
         "Collection made. Add case studies to it from search results, case study pages "
         "or a comparison.",
         lambda made: url_for("collections.detail", slug=made.slug),
@@ -125,7 +134,7 @@ def edit(slug: str):
     done = save_posted_form(
         form,
         lambda: collections.update_collection(user, collection, form.collection_input(),
-                                              max_text=_max_text()),
+                                              max_text=case_fields.markdown_max()),
         "Collection saved.", lambda _: url_for("collections.detail", slug=slug),
     )
     return done or render_form("collections/form.html", form, collection=collection)
@@ -212,7 +221,7 @@ def add():
         try:
             if form.wants_new_collection:
                 collection = collections.create_collection(
-                    user, CollectionInput(title=form.title.data or ""), max_text=_max_text())
+                    user, CollectionInput(title=form.title.data or ""), max_text=case_fields.markdown_max())
             else:
                 collection = own[form.collection.data]
             added = collections.add_cases(user, collection, form.ids.data)
@@ -243,7 +252,7 @@ def note(slug: str, case_id: int):
     done = save_posted_form(
         form,
         lambda: collections.set_note(user, collection, case_id, form.note.data or "",
-                                     max_text=_max_text()),
+                                     max_text=case_fields.markdown_max()),
         f"Note saved on “{item.case_study.title}”.",
         lambda _: _detail_url(collection, case_id),
     )

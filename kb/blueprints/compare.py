@@ -14,7 +14,14 @@ Endpoints:
 from __future__ import annotations
 
 from flask import (
-    Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for,
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -22,6 +29,7 @@ from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
+from kb import case_fields
 from kb.acting import acting_user
 from kb.csvsafe import csv_document
 from kb.errors import NotFound, PermissionDenied, ValidationError
@@ -89,7 +97,7 @@ def restore(slug: str, number: int):
         raise ValidationError(_DAMAGED)
     result = revisions.restore_revision(
         user, case, number, expected_version=form.version.data,
-        max_text=current_app.config["MAX_TEXT_LENGTH"],
+        max_text=case_fields.markdown_max(),
     )
     db.session.commit()
     if result.proposed:

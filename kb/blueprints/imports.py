@@ -27,6 +27,7 @@ from flask import (
 )
 from flask_login import login_required
 
+from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.forms import render_form
 from kb.blueprints.import_forms import ImportForm
@@ -89,7 +90,7 @@ def upload():
                               max_bytes=config["IMPORT_MAX_BYTES"])
         report = bulk.import_cases(
             user, rows, create_terms=form.create_terms.data, dry_run=form.dry_run,
-            max_text=config["MAX_TEXT_LENGTH"], source_name=filename,
+            max_text=case_fields.markdown_max(), source_name=filename,
         )
     except ImportRejected as error:
         return _page(form, filename=filename, problems=error.problems), 400

@@ -9,10 +9,18 @@ the template global :func:`adaptation_links`.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from markupsafe import Markup
 
+from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.forms import render_form, save_posted_form
 from kb.blueprints.lineage_forms import AdaptationForm, RecordAdaptationForm
@@ -29,9 +37,6 @@ def adaptation_links(case: CaseStudy) -> lineage.CaseLinks:
     """The "adapted from" and "adapted by" links of ``case`` the visitor may see (case pages)."""
     return lineage.case_links(acting_user(), case)
 
-
-def _max_text() -> int:
-    return current_app.config["MAX_TEXT_LENGTH"]
 
 
 def _lineage_section(case: CaseStudy) -> str:
@@ -50,7 +55,7 @@ def new(slug: str):
     done = save_posted_form(
         form,
         lambda: lineage.record_adaptation(user, case, form.source_id.data,
-                                          form.adaptation_input(), max_text=_max_text()),
+                                          form.adaptation_input(), max_text=case_fields.markdown_max()),
         lambda link: (f"Recorded that “{case.title}” takes up “{link.source.title}” "
                       f"({link.kind.label.lower()})."),
         lambda _: _lineage_section(case), refused=(ValidationError, Conflict),
@@ -69,7 +74,7 @@ def edit(adaptation_id: int):
     done = save_posted_form(
         form,
         lambda: lineage.update_adaptation(user, link, form.adaptation_input(),
-                                          max_text=_max_text()),
+                                          max_text=case_fields.markdown_max()),
         "Adaptation saved.", lambda _: _lineage_section(link.adapting),
     )
     return done or render_form("lineage/form.html", form, case=link.adapting, adaptation=link)

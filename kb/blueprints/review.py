@@ -16,9 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 
+from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.case_forms import MARKDOWN_SECTIONS
 from kb.blueprints.forms import render_form
@@ -112,7 +120,7 @@ _STEP_PAGES: dict[str, _StepPage] = {
         "/cases/<slug>/proposed-edit/publish",
         lambda user, case, comment, saves: review.publish_edit(
             user, case, comment, expected_saves=saves,
-            max_text=current_app.config["MAX_TEXT_LENGTH"]),
+            max_text=case_fields.markdown_max()),
         "Publish the proposed edit", "The proposed edit is published as a new version."),
     "request_edit_changes": _StepPage(
         "/cases/<slug>/proposed-edit/request-changes",

@@ -24,22 +24,11 @@ from whoosh.query.wrappers import WrappingQuery
 
 from kb.sanitize import clean_text
 from kb.search.analysis import ENGLISH_STOP_WORDS
+from kb.search.schema import FIELD_BOOSTS
 
 # Characters and terms a query may have; the rest is cut off with a notice.
 MAX_QUERY_CHARS = 500
 MAX_QUERY_TERMS = 32
-
-# Query-time field weights (BM25F): a word in the title or the summary says
-# more about what a case study is about than the same word in its body.
-FIELD_BOOSTS = {
-    "title": 3.0,
-    "summary": 2.0,
-    "body": 1.0,
-    "implementation": 1.0,
-    "outcomes": 1.0,
-    "other": 1.0,
-    "labels": 1.0,
-}
 
 # BM25 parameters. b is the textbook 0.75; k1 is the top of the range
 # Robertson and Zaragoza recommend (1.2-2.0): case studies are long and

@@ -46,6 +46,22 @@ SNIPPET_FIELDS = _index_fields({Kind.PARAGRAPH, Kind.MARKDOWN})
 TEXT_FIELDS = (*_index_fields({Kind.LINE}), *SNIPPET_FIELDS,
                *_index_fields({Kind.CITY, Kind.TERMS}))
 
+
+def _weights() -> dict[str, float]:
+    """Each full-text field's query weight, as the registry gives it for the fields it holds."""
+    weights: dict[str, float] = {}
+    for spec in _SEARCHED:
+        weight = weights.setdefault(spec.searched.index_field, spec.searched.weight)
+        if weight != spec.searched.weight:
+            raise ValueError(f"{spec.name} weighs {spec.searched.index_field} {spec.searched.weight},"
+                             f" another field of it {weight}: one index field has one weight")
+    return {name: weights[name] for name in TEXT_FIELDS}
+
+
+# Query-time field weights (BM25F): a word in the title or the summary says
+# more about what a case study is about than the same word in its body.
+FIELD_BOOSTS = _weights()
+
 # The facets the search page offers: name -> index field.
 FACET_FIELDS = {
     "city": "city",
