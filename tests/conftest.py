@@ -20,6 +20,7 @@ from clients import AuthActions
 from factories import make_people, make_taxonomy
 from instances import BASE_DATABASE_URL, Server, Templates, seed, seeds_for
 from permissions import member_world
+from route_walk import build_world
 
 from kb import create_app
 from kb.extensions import db
@@ -33,13 +34,14 @@ def pytest_sessionstart(session):
             pytest.exit("KB_REQUIRE_POSTGRES=1 but KB_TEST_DATABASE_URL is not set.", returncode=4)
         return
     if not BASE_DATABASE_URL.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
-        pytest.exit(f"KB_TEST_DATABASE_URL must name a PostgreSQL database, not {BASE_DATABASE_URL!r}.",
-                    returncode=4)
+        pytest.exit("KB_TEST_DATABASE_URL must name a PostgreSQL database, not "
+                    f"{BASE_DATABASE_URL!r}.", returncode=4)
     server = Server(BASE_DATABASE_URL)
     try:
         server.drop_worker_database()
     except Exception as error:  # any driver or server error means the same here
-        pytest.exit(f"KB_TEST_DATABASE_URL={BASE_DATABASE_URL} cannot be used: {error}", returncode=4)
+        pytest.exit(f"KB_TEST_DATABASE_URL={BASE_DATABASE_URL} cannot be used: {error}",
+                    returncode=4)
     finally:
         server.dispose()
 
@@ -142,8 +144,14 @@ def users(app_ctx, people):
 
 @seed("taxonomy", "people")
 def authorization_world(taxonomy, people):
-    """``member``'s case studies in every state, collections, links and token (tests/permissions.py)."""
+    """``member``'s case studies in every state, collections, links, a token (tests/permissions.py)."""
     return member_world(taxonomy, people)
+
+
+@seed("taxonomy", "people")
+def walk_world(taxonomy, people):
+    """``member``'s draft saved twice, published and edited case studies (tests/route_walk.py)."""
+    return build_world(taxonomy, people)
 
 
 @seed()

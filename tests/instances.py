@@ -171,7 +171,8 @@ def seed(*needs: str):
     returns plain values. The fixture gives each test a copy of them.
     """
     def declare(build: Callable[..., object]):
-        SEEDS.setdefault(build.__module__, {})[build.__name__] = Seed(build.__module__, build.__name__, needs, build)
+        declared = Seed(build.__module__, build.__name__, needs, build)
+        SEEDS.setdefault(declared.module, {})[declared.name] = declared
 
         @pytest.fixture(name=build.__name__)
         def values(instance):

@@ -13,8 +13,7 @@ import pytest
 from factories import PASSWORD
 from kb.extensions import db
 from kb.models import CaseStatus, CaseStudy, User
-from instances import seed
-from route_walk import build_world, db_snapshot, rules_with, snapshot_difference, urls_for
+from route_walk import db_snapshot, rules_with, snapshot_difference, urls_for
 
 # Every state-changing route, walked as several roles.
 pytestmark = pytest.mark.slow
@@ -30,12 +29,6 @@ def app_config(app_config):
     """CSRF checked as in production; self-registration on, so its route is live."""
     app_config.update(WTF_CSRF_ENABLED=True, ALLOW_SELF_REGISTRATION=True)
     return app_config
-
-
-@seed("taxonomy", "people")
-def world(taxonomy, people):
-    """The route walk's world (tests/route_walk.py)."""
-    return build_world(taxonomy, people)
 
 
 def page_token(client) -> str:
@@ -72,13 +65,13 @@ def is_csrf_refusal(response) -> bool:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_requests_without_a_valid_token_are_refused_and_change_nothing(app, client, people,
-                                                                      world, role):
+                                                                      walk_world, role):
     if role != "anonymous":
         log_in(app, client, people[role])
     # Someone else's token, as a forged form would carry.
     stranger = app.test_client()
     foreign_token = page_token(stranger)
-    requests = state_changing_requests(app, world)
+    requests = state_changing_requests(app, walk_world)
     assert {url for _, url in requests} >= {"/auth/login", "/auth/logout", "/cases/new"}
 
     accepted, changed = [], {}
@@ -100,22 +93,23 @@ def test_requests_without_a_valid_token_are_refused_and_change_nothing(app, clie
     assert client.get("/auth/account").status_code == (302 if role == "anonymous" else 200)
 
 
-def test_a_token_in_the_header_is_accepted_like_one_in_the_form(app, client, people, world):
+def test_a_token_in_the_header_is_accepted_like_one_in_the_form(app, client, people, walk_world):
     log_in(app, client, people["member"])
 
-    response = client.post(f"/cases/{world['draft']}/submit",
+    response = client.post(f"/cases/{walk_world['draft']}/submit",
                            headers={"X-CSRFToken": page_token(client)})
 
     assert response.status_code == 302
     with app.app_context():
-        assert db.session.get(CaseStudy, world["draft_id"]).status is CaseStatus.SUBMITTED
+        assert db.session.get(CaseStudy, walk_world["draft_id"]).status is CaseStatus.SUBMITTED
 
 
-def test_the_same_requests_with_a_valid_token_are_not_refused_for_csrf(app, client, people, world):
+def test_the_same_requests_with_a_valid_token_are_not_refused_for_csrf(app, client, people,
+                                                                       walk_world):
     with app.app_context():
         start = db_snapshot()
     refused = []
-    for method, url in state_changing_requests(app, world):
+    for method, url in state_changing_requests(app, walk_world):
         # Some of these log out or end sessions: sign in afresh each time.
         log_in(app, client, people["admin"])
         response = client.open(url, method=method, data={"csrf_token": page_token(client)})

@@ -11,8 +11,7 @@ import pytest
 
 from kb.extensions import db
 from kb.models import CaseStudy
-from instances import seed
-from route_walk import ROLES, build_world, db_snapshot, rules_with, snapshot_difference, urls_for
+from route_walk import ROLES, db_snapshot, rules_with, snapshot_difference, urls_for
 
 # Every GET route, walked as every role.
 pytestmark = pytest.mark.slow
@@ -29,12 +28,6 @@ def app_config(app_config):
     return app_config
 
 
-@seed("taxonomy", "people")
-def world(taxonomy, people):
-    """The route walk's world (tests/route_walk.py)."""
-    return build_world(taxonomy, people)
-
-
 def get_urls(app, world) -> list[tuple[str, str]]:
     """``(endpoint, url)`` for every GET route, filled from the world."""
     return [(rule.endpoint, url) for rule in rules_with(app, {"GET"})
@@ -42,10 +35,10 @@ def get_urls(app, world) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_get_request_changes_the_database(app, client, auth, people, world, role):
+def test_no_get_request_changes_the_database(app, client, auth, people, walk_world, role):
     if role != "anonymous":
         auth.login_as(app, people[role])
-    visits = get_urls(app, world)
+    visits = get_urls(app, walk_world)
     assert MUST_VISIT <= {endpoint for endpoint, _ in visits}
 
     changed = {}
@@ -62,10 +55,10 @@ def test_no_get_request_changes_the_database(app, client, auth, people, world, r
     assert not changed, f"GET requests changed the database as {role}: {changed}"
 
 
-def test_the_snapshot_notices_a_change_that_keeps_every_row_count(app, world):
+def test_the_snapshot_notices_a_change_that_keeps_every_row_count(app, walk_world):
     with app.app_context():
         before = db_snapshot()
-        case = db.session.get(CaseStudy, world["draft_id"])
+        case = db.session.get(CaseStudy, walk_world["draft_id"])
         case.summary = "A different summary."
         db.session.commit()
         after = db_snapshot()
@@ -75,11 +68,11 @@ def test_the_snapshot_notices_a_change_that_keeps_every_row_count(app, world):
     assert before["case_study"][0] == after["case_study"][0]
 
 
-def test_a_parameter_the_walk_does_not_know_fails_loudly(app, world):
+def test_a_parameter_the_walk_does_not_know_fails_loudly(app, walk_world):
     @app.get("/test-widgets/<widget_id>")
     def widget(widget_id):
         return widget_id
 
     rule = next(r for r in app.url_map.iter_rules() if r.rule == "/test-widgets/<widget_id>")
     with pytest.raises(pytest.fail.Exception, match="<widget_id>"):
-        urls_for(rule, world)
+        urls_for(rule, walk_world)

@@ -12,8 +12,6 @@ import pytest
 from hostile import CI, FRAGMENTS, PAYLOADS, SAFE_ATTRIBUTES, SAFE_SCHEMES, SAFE_TAGS, html_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from instances import seed
-from route_walk import build_world
 
 from kb import sanitize, search
 from kb.sanitize import clean_text, render_markdown
@@ -143,14 +141,8 @@ def test_the_query_parser_never_raises(text):
     assert len(parsed.text) <= 500
 
 
-@seed("taxonomy", "people")
-def world(taxonomy, people):
-    """The route walk's world (tests/route_walk.py): published case studies to find."""
-    return build_world(taxonomy, people)
-
-
 @pytest.fixture
-def searchable(app, world):
+def searchable(app, walk_world):
     """An app context on an index holding a published case study."""
     with app.app_context():
         yield

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, ValidationError as RoutingValidationError
 
-from kb import models
+from kb import case_fields, models
 from kb.api import problems as api_problems
 from kb.errors import KbError
 from kb.extensions import db
@@ -113,6 +113,8 @@ def _register_template_helpers(app: Flask) -> None:
         ContextKind=models.ContextKind,
         Role=models.Role,
         LANGUAGES=models.LANGUAGES,
+        # The case-study sections, in the order every page shows them.
+        MARKDOWN_SECTIONS=case_fields.markdown_sections(),
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

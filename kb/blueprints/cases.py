@@ -29,7 +29,6 @@ from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
 from kb.blueprints.case_forms import (
-    MARKDOWN_SECTIONS,
     CaseForm,
     EditCaseForm,
     edit_form_data,
@@ -42,11 +41,6 @@ from kb.services.case_studies import CaseInput
 from kb.services.comparison import Candidate
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
-
-
-@bp.context_processor
-def _case_template_values() -> dict:
-    return {"MARKDOWN_SECTIONS": MARKDOWN_SECTIONS}
 
 
 def _page_number() -> int:

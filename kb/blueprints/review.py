@@ -28,7 +28,6 @@ from flask_login import login_required
 
 from kb import case_fields
 from kb.acting import acting_user
-from kb.blueprints.case_forms import MARKDOWN_SECTIONS
 from kb.blueprints.forms import render_form
 from kb.blueprints.review_forms import StepForm
 from kb.errors import Conflict, ValidationError
@@ -37,12 +36,6 @@ from kb.models import CaseStudy, User
 from kb.services import case_studies, review
 
 bp = Blueprint("review", __name__)
-
-
-@bp.context_processor
-def _case_template_values() -> dict:
-    # The proposed-edit page shows the case-study sections as the case pages do.
-    return {"MARKDOWN_SECTIONS": MARKDOWN_SECTIONS}
 
 
 # A step: (acting user, case study, comment, version or save the page showed).

@@ -53,8 +53,9 @@ def _weights() -> dict[str, float]:
     for spec in _SEARCHED:
         weight = weights.setdefault(spec.searched.index_field, spec.searched.weight)
         if weight != spec.searched.weight:
-            raise ValueError(f"{spec.name} weighs {spec.searched.index_field} {spec.searched.weight},"
-                             f" another field of it {weight}: one index field has one weight")
+            raise ValueError(f"{spec.name} weighs {spec.searched.index_field}"
+                             f" {spec.searched.weight}, another field of it {weight}:"
+                             " one index field has one weight")
     return {name: weights[name] for name in TEXT_FIELDS}
 
 
