@@ -38,12 +38,15 @@ def pytest_sessionstart(session):
                     f"{BASE_DATABASE_URL!r}.", returncode=4)
     server = Server(BASE_DATABASE_URL)
     try:
-        server.drop_worker_database()
+        superuser = server.may_copy_schemas()
     except Exception as error:  # any driver or server error means the same here
         pytest.exit(f"KB_TEST_DATABASE_URL={BASE_DATABASE_URL} cannot be used: {error}",
                     returncode=4)
     finally:
         server.dispose()
+    if not superuser:
+        pytest.exit(f"KB_TEST_DATABASE_URL={BASE_DATABASE_URL} must log in as a superuser: each"
+                    " test's rows are copied with foreign-key triggers off.", returncode=4)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -144,7 +147,7 @@ def users(app_ctx, people):
 
 @seed("taxonomy", "people")
 def authorization_world(taxonomy, people):
-    """``member``'s case studies in every state, collections, links, a token (tests/permissions.py)."""
+    """``member``'s case studies in every state, collections, links, a token (permissions.py)."""
     return member_world(taxonomy, people)
 
 

@@ -86,6 +86,12 @@ class Server:
         self._worker = create_engine(make_url(TEST_DATABASE_URL or url)
                                      .set(drivername="postgresql+psycopg"), **options)
 
+    def may_copy_schemas(self) -> bool:
+        """Whether the role may turn foreign-key triggers off for a copy (superusers may)."""
+        with self._server.connect() as connection:
+            return bool(connection.scalar(text(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")))
+
     def create_worker_database(self) -> None:
         """Make this worker's database anew (an earlier run may have left one)."""
         self.drop_worker_database()
@@ -100,8 +106,8 @@ class Server:
     def copy_schema(self, source: str | None, target: str) -> None:
         """Make schema ``target`` hold ``source``'s rows and sequence positions (none: empty).
 
-        ``target`` gets the models' tables first when it lacks them or has
-        others (a migration test leaves Alembic's). Connections left open on
+        ``target`` gets the models' tables first when its tables or columns
+        differ from theirs (a migration test leaves Alembic's). Connections left open on
         the database by an earlier test are closed, so no lock they hold
         makes the copy wait.
         """
@@ -112,10 +118,11 @@ class Server:
             connection.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-            present = set(connection.scalars(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
-                {"schema": target}))
-            if present != {table.name for table in tables}:
+            present = {tuple(row) for row in connection.execute(text(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = :schema"), {"schema": target})}
+            wanted = {(table.name, column.name) for table in tables for column in table.columns}
+            if present != wanted:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{target}" CASCADE'))
                 connection.execute(text(f'CREATE SCHEMA "{target}"'))
                 connection.execute(text(f'SET LOCAL search_path TO "{target}"'))
@@ -185,8 +192,20 @@ def seed(*needs: str):
 
 
 def _visible_seeds(module: str) -> dict[str, Seed]:
-    # A module's own seed hides a conftest seed of the same name, as pytest's fixtures do.
-    return {**SEEDS.get("conftest", {}), **SEEDS.get(module, {})}
+    # A test sees the seeds of the conftest files above it and of its own module; the
+    # nearer declaration of a name wins, as with pytest's fixtures.
+    def distance(declared_in: str) -> int:
+        if declared_in == module:
+            return 0
+        package = declared_in.removesuffix("conftest")
+        if declared_in.endswith("conftest") and module.startswith(package):
+            return 1 + module.count(".") - package.count(".")
+        return -1
+    visible: dict[str, Seed] = {}
+    for declared_in in sorted((name for name in SEEDS if distance(name) >= 0),
+                              key=distance, reverse=True):
+        visible.update(SEEDS[declared_in])
+    return visible
 
 
 def seeds_for(module: str, fixturenames) -> tuple[Seed, ...]:
@@ -198,20 +217,26 @@ def seeds_for(module: str, fixturenames) -> tuple[Seed, ...]:
     visible = _visible_seeds(module)
     wanted: set[str] = set()
 
-    def want(name: str) -> None:
+    def want(name: str, wanted_by: str) -> None:
+        if name not in visible:
+            raise LookupError(f"seed {wanted_by!r} builds on {name!r}, which no conftest"
+                              f" above {module} nor the module itself declares with @seed")
         if name not in wanted:
             wanted.add(name)
             for need in visible[name].needs:
-                want(need)
+                want(need, name)
 
     for name in fixturenames:
         if name in visible:
-            want(name)
+            want(name, name)
     ordered: list[Seed] = []
     placed: set[str] = set()
     while len(ordered) < len(wanted):
         ready = sorted(name for name in wanted - placed
                        if all(need in placed for need in visible[name].needs))
+        if not ready:
+            raise LookupError(f"the seeds {sorted(wanted - placed)} build on one another"
+                              " in a circle")
         ordered.append(visible[ready[0]])
         placed.add(ready[0])
     return tuple(ordered)
@@ -326,6 +351,7 @@ class Templates:
         """A fresh instance in ``path`` copied from the template of ``seeds``."""
         template = self.template(seeds)
         instance = self._new_instance(path, "public")
-        instance.values = copy.deepcopy(template.values)
+        # Each seed fixture hands out its own deep copy of these.
+        instance.values = template.values
         self._copy_to(template, instance)
         return instance
