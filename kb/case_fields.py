@@ -27,7 +27,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from kb.models import LANGUAGES, EducationLevel, EvidenceLevel
+from kb.models import (
+    LANGUAGES,
+    AdaptationContext,
+    EducationLevel,
+    EvidenceLevel,
+    ProblemOfPractice,
+)
 
 
 class Kind(enum.Enum):
@@ -110,6 +116,8 @@ class CaseField:
     # The name in the service's input and the form when it differs: a row
     # of another table is written there as its id.
     written_as: str = ""
+    # The vocabulary a term list draws from (a model of kb.models).
+    vocabulary: type | None = None
     # The import and export column's meaning; the column is named after the field.
     described: str = ""
     searched: Searched | None = None
@@ -179,7 +187,7 @@ FIELDS: tuple[CaseField, ...] = (
     ),
     CaseField(
         "problems", "Problems of practice", Kind.TERMS, max_length=TERMS_MAX,
-        written_as="problem_ids",
+        written_as="problem_ids", vocabulary=ProblemOfPractice,
         missing="Choose at least one problem of practice.",
         prompt="Problems of practice (choose at least one)",
         described="Slugs of the problems of practice it addresses (at least one).",
@@ -189,7 +197,7 @@ FIELDS: tuple[CaseField, ...] = (
     ),
     CaseField(
         "contexts", "Adaptation contexts", Kind.TERMS, max_length=TERMS_MAX,
-        written_as="context_ids",
+        written_as="context_ids", vocabulary=AdaptationContext,
         prompt="Adaptation contexts: what the practice depends on",
         api_hint="Slugs of the adaptation contexts it depends on.",
         described="Slugs of the adaptation contexts it depends on; a new one is written "
@@ -269,6 +277,7 @@ TEXT_FIELDS: tuple[CaseField, ...] = tuple(spec for spec in FIELDS if spec.kind 
 MARKDOWN_FIELDS: tuple[CaseField, ...] = tuple(
     spec for spec in FIELDS if spec.kind is Kind.MARKDOWN
 )
+TERMS_FIELDS: tuple[CaseField, ...] = tuple(spec for spec in FIELDS if spec.kind is Kind.TERMS)
 
 
 def markdown_sections() -> dict[str, str]:

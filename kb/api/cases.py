@@ -20,9 +20,9 @@ from kb.api.schemas import (
     SubmitInput,
 )
 from kb.api.spec import operation
+from kb.case_fields import Kind
 from kb.errors import Conflict, NotFound, ValidationError
 from kb.extensions import db
-from kb.models import AdaptationContext, ProblemOfPractice
 from kb.services import case_studies, cities, policy, review, vocabularies
 
 TAG = "Case studies"
@@ -72,15 +72,17 @@ def _service_input(fields: dict, start: case_studies.CaseInput) -> case_studies.
             return None
 
     for name, value in fields.items():
-        if name == "city":
-            values["city_id"] = lookup(name, value, cities.get_city)
-        elif name in ("problems", "contexts"):
-            model = ProblemOfPractice if name == "problems" else AdaptationContext
-            values[f"{name[:-1]}_ids"] = [
-                lookup(name, slug, lambda s, m=model: vocabularies.get_term(m, s)) for slug in value
+        spec = case_fields.BY_NAME.get(name)
+        kind = spec.kind if spec else None
+        if kind is Kind.CITY:
+            values[spec.input_name] = lookup(name, value, cities.get_city)
+        elif kind is Kind.TERMS:
+            values[spec.input_name] = [
+                lookup(name, slug, lambda s, m=spec.vocabulary: vocabularies.get_term(m, s))
+                for slug in value
             ]
-        elif name == "sources":
-            values["sources"] = [(source["label"], source["url"]) for source in value]
+        elif kind is Kind.SOURCES:
+            values[spec.input_name] = [(source["label"], source["url"]) for source in value]
         else:
             values[name] = value
     if errors:

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from kb import case_fields
 from kb.errors import KbError, NotAuthenticated
 from kb.errors import ValidationError as ServiceValidationError
 from kb.extensions import db
@@ -28,11 +29,10 @@ MEDIA_TYPE = "application/problem+json"
 # unknown address, a method the address does not take) never reach the
 # blueprint, so the site's error handler asks :func:`is_api_request`.
 PATH_PREFIX = "/api/"
-# Service field names that the API calls otherwise (it takes terms and cities by slug).
+# Service field names that the API calls otherwise (it takes terms and cities by slug):
+# the case-study fields the registry names so, and an adaptation's source.
 SERVICE_FIELD_NAMES = {
-    "city_id": "city",
-    "problem_ids": "problems",
-    "context_ids": "contexts",
+    **{spec.input_name: spec.name for spec in case_fields.FIELDS if spec.input_name != spec.name},
     "source_id": "source",
 }
 

@@ -25,7 +25,6 @@ from kb.case_fields import (
     LATEST_YEAR,
     MESSAGE_MAX,
     SHORT_TEXT_MAX,
-    SOURCES_MAX,
     URL_MAX,
     Kind,
 )
@@ -216,18 +215,15 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
     elif data.year_start and data.year_end and data.year_end < data.year_start:
         fail("year_end", "The last year cannot come before the first.")
 
-    current = case or CaseStudy()
-    values["problems"] = _terms(
-        ProblemOfPractice, data.problem_ids, current.problems if case else [], "problem_ids", fail
-    )
-    if not values["problems"]:
-        fail("problem_ids", case_fields.BY_NAME["problems"].missing)
-    values["contexts"] = _terms(
-        AdaptationContext, data.context_ids, current.contexts if case else [], "context_ids", fail
-    )
+    for spec in case_fields.TERMS_FIELDS:
+        already = getattr(case, spec.name) if case else []
+        values[spec.name] = _terms(spec, getattr(data, spec.input_name), already, fail)
+        if spec.required and not values[spec.name]:
+            fail(spec.input_name, spec.missing)
 
+    sources_max = case_fields.BY_NAME["sources"].max_length
     sources = []
-    for label, url in data.sources[: SOURCES_MAX + 1]:
+    for label, url in data.sources[: sources_max + 1]:
         url = clean_text(url, multiline=False)
         label = clean_text(label, multiline=False)
         if not url:
@@ -238,8 +234,8 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
             fail("sources", f"Keep source labels under {SHORT_TEXT_MAX} characters.")
         else:
             sources.append((label, url))
-    if len(sources) > SOURCES_MAX:
-        fail("sources", f"List at most {SOURCES_MAX} sources.")
+    if len(sources) > sources_max:
+        fail("sources", f"List at most {sources_max} sources.")
     values["sources"] = sources
 
     if errors:
@@ -247,14 +243,15 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
     return values
 
 
-def _terms(model, ids, already, field_name, fail):
-    """Load vocabulary terms by id; retired ones are kept only if the case already had them."""
+def _terms(spec: case_fields.CaseField, ids, already, fail):
+    """Load the terms of ``spec``'s vocabulary by id; retired ones only if already carried."""
+    model, field_name = spec.vocabulary, spec.input_name
     ids = list(ids)
     if not all(is_valid_id(i) for i in ids):
         fail(field_name, "Choose terms from the list.")
         return []
-    if len(ids) > case_fields.TERMS_MAX:
-        fail(field_name, f"Choose at most {case_fields.TERMS_MAX} terms.")
+    if len(ids) > spec.max_length:
+        fail(field_name, f"Choose at most {spec.max_length} terms.")
         return []
     wanted = list(dict.fromkeys(ids))
     terms = db.session.scalars(select(model).where(model.id.in_(wanted))).all() if wanted else []
