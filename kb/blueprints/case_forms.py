@@ -191,8 +191,11 @@ def _term_label(term) -> str:
 def edit_form_data(case: CaseStudy, values: CaseInput) -> dict:
     """The form data of an edit of ``case`` that starts from ``values``."""
     data = asdict(values)
-    data["sources"] = format_sources(values.sources)
-    # "Not rated" is the empty choice; None would count as no choice at all.
-    data["evidence_level"] = values.evidence_level or ""
+    for spec in case_fields.FIELDS:
+        if spec.kind is Kind.SOURCES:
+            data[spec.input_name] = format_sources(data[spec.input_name])
+        elif spec.kind is Kind.CHOICE:
+            # An optional choice's empty value ("Not rated"); None would count as no choice.
+            data[spec.input_name] = data[spec.input_name] or ""
     data["version"] = case.version
     return data

@@ -187,7 +187,7 @@ def _by_city(candidates: Iterable[Candidate]) -> list[tuple[str, tuple[Candidate
 def _compare_groups(user: User | None, case: CaseStudy) -> list[tuple[str, Markup]]:
     """The "compare with…" list of ``case``'s page: (city, its rendered options) pairs.
 
-    Its hundreds of options were most of the page's rendering, and nearly
+    Its many options cost much of the page's rendering, and are nearly
     the same on every page: the candidates are read, and each city's
     options rendered, once until a case study changes
     (:func:`kb.search.remembered`), the last city's both whole and cut at

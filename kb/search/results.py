@@ -372,8 +372,8 @@ def cases_in_order(visibility: Visibility, ids: list[int], *, with_problems: boo
 
     Their problems of practice and Markdown texts are loaded only when
     asked for: reading them otherwise raises rather than quietly querying
-    row by row. Whole rows with every relation were a third of a search
-    page's time.
+    row by row. Whole rows with every relation cost a search page much of
+    its time.
     """
     options = [joinedload(CaseStudy.city),
                selectinload(CaseStudy.problems) if with_problems
