@@ -113,8 +113,10 @@ def _register_template_helpers(app: Flask) -> None:
         ContextKind=models.ContextKind,
         Role=models.Role,
         LANGUAGES=models.LANGUAGES,
-        # The case-study sections, in the order every page shows them.
+        # The case-study sections, in the order every page shows them, and every
+        # field's labels, so that pages name a field as the registry does.
         MARKDOWN_SECTIONS=case_fields.markdown_sections(),
+        CASE_FIELDS=case_fields.BY_NAME,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -182,7 +182,7 @@ def _field_values(details: RevisionDetails) -> dict[str, str]:
         "education_level": details.education_level,
         "language": details.language,
         "years": details.years,
-        "evidence_level": details.evidence_level or "Not rated",
+        "evidence_level": details.evidence_level or case_fields.BY_NAME["evidence_level"].unset,
         "status": details.status,
         "sources": _sources_text(fields.get("sources")),
     }
