@@ -17,6 +17,7 @@ from kb.api.schemas import (
 from kb.api.spec import operation
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
+from kb.paging import page_count
 from kb.services import case_studies, collections
 
 TAG = "Collections"
@@ -32,7 +33,7 @@ def list_collections(query: CollectionListQuery):
     if query.scope == "mine":
         # A person's own collections are few: paged here, like the service's other lists.
         own = collections.own_collections(auth.required_user())
-        number = max(1, min(query.page, -(-len(own) // query.per_page)))
+        number = max(1, min(query.page, page_count(len(own), query.per_page)))
         start = (number - 1) * query.per_page
         page = case_studies.Page(items=own[start:start + query.per_page], page=number,
                                  per_page=query.per_page, total=len(own))

@@ -509,6 +509,7 @@ CaseChanges = create_model(
     **{name: _optional_copy(field) for name, field in CaseInput.model_fields.items()},
 )
 
+
 class SubmitInput(RequestModel):
     """An optional comment for the reviewers."""
 

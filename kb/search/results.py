@@ -18,7 +18,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, literal, select, union_all
@@ -27,9 +27,16 @@ from sqlalchemy.orm import defer, joinedload, raiseload, selectinload
 from kb import case_fields
 from kb.extensions import db
 from kb.models import (
-    LANGUAGES, AdaptationContext, CaseStudy, City, EducationLevel, EvidenceLevel,
-    ProblemOfPractice, is_valid_id,
+    LANGUAGES,
+    AdaptationContext,
+    CaseStudy,
+    City,
+    EducationLevel,
+    EvidenceLevel,
+    ProblemOfPractice,
+    is_valid_id,
 )
+from kb.paging import Paged, page_count
 from kb.search import highlight, suggest
 from kb.search.engine import Engine
 from kb.search.facets import FacetTable, Membership, bits_of
@@ -78,7 +85,7 @@ class Highlight:
 
 
 @dataclass
-class SearchResults:
+class SearchResults(Paged):
     """One page of search results and everything the search page shows around it."""
 
     query: str
@@ -92,18 +99,7 @@ class SearchResults:
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
     suggestion: str | None = None
     notices: list[str] = field(default_factory=list)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-min(self.total, MAX_RESULT_WINDOW) // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+    window: ClassVar[int] = MAX_RESULT_WINDOW
 
 
 class Visibility(Protocol):
@@ -181,7 +177,7 @@ def search(visibility: Visibility, q: str | None = "", filters: dict | None = No
         for mask in selected.values():
             final &= mask
         total = final.bit_count()
-        pages = max(1, -(-min(total, MAX_RESULT_WINDOW) // per_page))
+        pages = page_count(total, per_page, MAX_RESULT_WINDOW)
         page = max(1, min(_as_int(page), pages))
         ranked = _rank(engine, parsed, sort, final, page * per_page)
         docnums = ranked[(page - 1) * per_page:page * per_page]

@@ -48,6 +48,7 @@ from kb.models import (
     is_valid_id,
     utcnow,
 )
+from kb.paging import Paged, page_count
 from kb.sanitize import clean_text, is_safe_url
 from kb.services import policy
 
@@ -94,25 +95,13 @@ CaseInput.__module__ = __name__
 
 
 @dataclass
-class Page:
+class Page(Paged):
     """One page of a listing."""
 
     items: list
     page: int
     per_page: int
     total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def slugify(text: str, max_length: int = SLUG_MAX, fallback: str = "case-study") -> str:
@@ -502,7 +491,7 @@ def list_cases(user: User | None, *, city_id: int | None = None, problem_id: int
     if author_id is not None:
         query = query.where(CaseStudy.author_id == author_id)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = max(1, min(page, page_count(total, per_page)))
     items = db.session.scalars(
         query.order_by(CaseStudy.updated_at.desc(), CaseStudy.id.desc())
         .limit(per_page)

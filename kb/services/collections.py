@@ -44,6 +44,7 @@ from kb.models import (
     is_valid_id,
     utcnow,
 )
+from kb.paging import page_count
 from kb.sanitize import clean_text
 from kb.services import policy
 from kb.services.case_studies import COLLECTION_SLUG_LOCKS, Page, free_slug, slugify
@@ -155,7 +156,7 @@ def shared_collections(user: User | None, *, page: int = 1, per_page: int = 20) 
         policy.visible_collections_clause(user),
     )
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = max(1, min(page, page_count(total, per_page)))
     items = db.session.scalars(
         query.options(selectinload(Collection.owner))
         .order_by(Collection.updated_at.desc(), Collection.id.desc())

@@ -23,7 +23,6 @@ from sqlalchemy.orm import InstrumentedAttribute, selectinload
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import (
-    is_valid_id,
     AdaptationContext,
     CaseStudy,
     ChangeOperation,
@@ -31,9 +30,12 @@ from kb.models import (
     ContextKind,
     ProblemOfPractice,
     User,
+    is_valid_id,
     record_case_changes,
 )
+from kb.paging import page_count
 from kb.sanitize import clean_text
+
 # Imported as a module: case_studies may import this module in turn.
 from kb.services import case_studies, policy
 
@@ -228,7 +230,7 @@ def term_cases(user: User | None, model: VocabularyModel, term: Term, *,
         policy.visible_cases_clause(user), relation.any(model.id == term.id)
     )
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = max(1, min(page, page_count(total, per_page)))
     cases = db.session.scalars(
         query.join(CaseStudy.city)
         .options(selectinload(CaseStudy.city))
