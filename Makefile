@@ -10,9 +10,10 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 # pytest-xdist workers: one per core by default; TEST_JOBS=0 runs in this process.
-# Tests marked with an xdist group (the browser tests) share one worker.
+# Each test module stays on one worker, so a module's session-wide setup (the
+# browser tests' Chromium and sites) is built once.
 TEST_JOBS ?= auto
-XDIST := -n $(TEST_JOBS) --dist loadgroup
+XDIST := -n $(TEST_JOBS) --dist loadfile
 WORKERS ?= 3
 BIND ?= 127.0.0.1:8000
 NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))

@@ -56,17 +56,11 @@ _HOW_TO_RUN = (
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselect, skip or refuse the browser tests when no browser is named (see above).
-
-    With a browser they go to one xdist worker (``--dist loadgroup``): their
-    session fixtures, a Chromium and the sites they load, are built once.
-    """
+    """Deselect, skip or refuse the browser tests when no browser is named (see above)."""
+    if os.environ.get(BROWSER_ENV):
+        return
     browser_tests = [item for item in items if item.get_closest_marker("browser")]
     if not browser_tests:
-        return
-    if os.environ.get(BROWSER_ENV):
-        for item in browser_tests:
-            item.add_marker(pytest.mark.xdist_group("browser"))
         return
     if os.environ.get("KB_TEST_DATABASE_URL"):
         config.hook.pytest_deselected(items=browser_tests)
