@@ -285,9 +285,13 @@ def markdown_sections() -> dict[str, str]:
     return {spec.name: spec.label for spec in MARKDOWN_FIELDS}
 
 
-def markdown_max() -> int:
-    """The instance's limit on a Markdown section, and on every other long text it stores."""
-    return current_app.config["MAX_TEXT_LENGTH"]
+def markdown_max(given: int | None = None) -> int:
+    """The limit on a Markdown section and every other long text: ``given``, else the setting.
+
+    Services take an optional ``max_text`` (tests pass a small one) and
+    read the instance's setting here when none is given.
+    """
+    return current_app.config["MAX_TEXT_LENGTH"] if given is None else given
 
 
 def too_long(spec: CaseField, limit: int) -> str:

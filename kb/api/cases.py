@@ -109,8 +109,7 @@ def create_case(read_body):
     user = auth.required_user()
     data = read_body()
     fields = data.model_dump(exclude={"message"})
-    case = case_studies.create_case(user, _service_input(fields, _BLANK), data.message,
-                                    max_text=case_fields.markdown_max())
+    case = case_studies.create_case(user, _service_input(fields, _BLANK), data.message)
     db.session.commit()
     return (schemas.case_detail(case, user), 201,
             {"Location": url_for("api.get_case", slug=case.slug)})
@@ -134,8 +133,7 @@ def update_case(slug: str, read_body):
     try:
         case_studies.update_case(
             user, case, _service_input(changes, case_studies.case_to_input(case)),
-            data.message or "", expected_version=data.version, max_text=case_fields.markdown_max(),
-        )
+            data.message or "", expected_version=data.version)
     except Conflict as error:
         raise ApiProblem(409, error.message, kind=STALE_VERSION) from None
     db.session.commit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import url_for
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.schemas import (
@@ -74,7 +73,6 @@ def create_collection(read_body):
     collection = collections.create_collection(
         user, collections.CollectionInput(title=data.title, introduction=data.introduction,
                                           visibility=data.visibility),
-        max_text=case_fields.markdown_max(),
     )
     db.session.commit()
     return _detail(collection), 201, {"Location": url_for("api.get_collection",

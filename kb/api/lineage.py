@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import url_for
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.api import auth, bp, schemas
 from kb.api.schemas import Adaptation, AdaptationInput, CaseAdaptations
@@ -50,7 +49,6 @@ def record_adaptation(slug: str, read_body):
         user, adapting, source.id,
         lineage.AdaptationInput(kind=data.kind, kept=data.kept, changed=data.changed,
                                 reasons=data.reasons, results=data.results),
-        max_text=case_fields.markdown_max(),
     )
     db.session.commit()
     return (schemas.adaptation(link), 201,

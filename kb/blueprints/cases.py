@@ -25,7 +25,6 @@ from flask import (
 from flask_login import login_required
 from markupsafe import Markup
 
-from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
 from kb.blueprints.case_forms import (
@@ -116,9 +115,7 @@ def new():
     form.offer(case_studies.form_choices())
     return _case_form_page(
         form, None,
-        lambda data, message: case_studies.create_case(
-            user, data, message, max_text=case_fields.markdown_max()
-        ),
+        lambda data, message: case_studies.create_case(user, data, message),
         "Draft saved. Submit it for review when it is ready to be seen by everyone.",
     )
 
@@ -145,7 +142,6 @@ def edit(slug: str):
         form, case,
         lambda data, message: case_studies.update_case(
             user, case, data, message, expected_version=form.version.data,
-            max_text=case_fields.markdown_max(),
         ),
         None if case.is_published else "Changes saved as a new version.",
     )

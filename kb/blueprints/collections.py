@@ -28,7 +28,6 @@ from flask import (
 )
 from flask_login import login_required
 
-from kb import case_fields
 from kb import search as search_index
 from kb.acting import acting_user
 from kb.blueprints.auth import safe_next
@@ -100,8 +99,7 @@ def new():
     form = CollectionForm()
     done = save_posted_form(
         form,
-        lambda: collections.create_collection(acting_user(), form.collection_input(),
-                                              max_text=case_fields.markdown_max()),
+        lambda: collections.create_collection(acting_user(), form.collection_input()),
         "Collection made. Add case studies to it from search results, case study pages "
         "or a comparison.",
         lambda made: url_for("collections.detail", slug=made.slug),
@@ -133,8 +131,7 @@ def edit(slug: str):
                                 "visibility": collection.visibility.value})
     done = save_posted_form(
         form,
-        lambda: collections.update_collection(user, collection, form.collection_input(),
-                                              max_text=case_fields.markdown_max()),
+        lambda: collections.update_collection(user, collection, form.collection_input()),
         "Collection saved.", lambda _: url_for("collections.detail", slug=slug),
     )
     return done or render_form("collections/form.html", form, collection=collection)
@@ -221,7 +218,7 @@ def add():
         try:
             if form.wants_new_collection:
                 collection = collections.create_collection(
-                    user, CollectionInput(title=form.title.data or ""), max_text=case_fields.markdown_max())
+                    user, CollectionInput(title=form.title.data or ""))
             else:
                 collection = own[form.collection.data]
             added = collections.add_cases(user, collection, form.ids.data)
@@ -251,8 +248,7 @@ def note(slug: str, case_id: int):
     form = NoteForm(data={"note": item.note})
     done = save_posted_form(
         form,
-        lambda: collections.set_note(user, collection, case_id, form.note.data or "",
-                                     max_text=case_fields.markdown_max()),
+        lambda: collections.set_note(user, collection, case_id, form.note.data or ""),
         f"Note saved on “{item.case_study.title}”.",
         lambda _: _detail_url(collection, case_id),
     )

@@ -29,7 +29,6 @@ from wtforms import IntegerField
 from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.csvsafe import csv_document
 from kb.errors import NotFound, PermissionDenied, ValidationError
@@ -97,7 +96,6 @@ def restore(slug: str, number: int):
         raise ValidationError(_DAMAGED)
     result = revisions.restore_revision(
         user, case, number, expected_version=form.version.data,
-        max_text=case_fields.markdown_max(),
     )
     db.session.commit()
     if result.proposed:

@@ -27,7 +27,6 @@ from flask import (
 )
 from flask_login import login_required
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.forms import render_form
 from kb.blueprints.import_forms import ImportForm
@@ -90,8 +89,7 @@ def upload():
                               max_bytes=config["IMPORT_MAX_BYTES"])
         report = bulk.import_cases(
             user, rows, create_terms=form.create_terms.data, dry_run=form.dry_run,
-            max_text=case_fields.markdown_max(), source_name=filename,
-        )
+            source_name=filename)
     except ImportRejected as error:
         return _page(form, filename=filename, problems=error.problems), 400
     if report.dry_run:

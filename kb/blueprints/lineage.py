@@ -20,7 +20,6 @@ from flask import (
 from flask_login import login_required
 from markupsafe import Markup
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.forms import render_form, save_posted_form
 from kb.blueprints.lineage_forms import AdaptationForm, RecordAdaptationForm
@@ -55,7 +54,7 @@ def new(slug: str):
     done = save_posted_form(
         form,
         lambda: lineage.record_adaptation(user, case, form.source_id.data,
-                                          form.adaptation_input(), max_text=case_fields.markdown_max()),
+                                          form.adaptation_input()),
         lambda link: (f"Recorded that “{case.title}” takes up “{link.source.title}” "
                       f"({link.kind.label.lower()})."),
         lambda _: _lineage_section(case), refused=(ValidationError, Conflict),
@@ -73,8 +72,7 @@ def edit(adaptation_id: int):
                                 **{name: getattr(link, name) for name in lineage.TEXT_FIELDS}})
     done = save_posted_form(
         form,
-        lambda: lineage.update_adaptation(user, link, form.adaptation_input(),
-                                          max_text=case_fields.markdown_max()),
+        lambda: lineage.update_adaptation(user, link, form.adaptation_input()),
         "Adaptation saved.", lambda _: _lineage_section(link.adapting),
     )
     return done or render_form("lineage/form.html", form, case=link.adapting, adaptation=link)

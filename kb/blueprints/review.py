@@ -26,7 +26,6 @@ from flask import (
 )
 from flask_login import login_required
 
-from kb import case_fields
 from kb.acting import acting_user
 from kb.blueprints.forms import render_form
 from kb.blueprints.review_forms import StepForm
@@ -112,8 +111,7 @@ _STEP_PAGES: dict[str, _StepPage] = {
     "publish_edit": _StepPage(
         "/cases/<slug>/proposed-edit/publish",
         lambda user, case, comment, saves: review.publish_edit(
-            user, case, comment, expected_saves=saves,
-            max_text=case_fields.markdown_max()),
+            user, case, comment, expected_saves=saves),
         "Publish the proposed edit", "The proposed edit is published as a new version."),
     "request_edit_changes": _StepPage(
         "/cases/<slug>/proposed-edit/request-changes",

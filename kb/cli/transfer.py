@@ -19,7 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from kb import case_fields, search
+from kb import search
 from kb.errors import ImportRejected, KbError
 from kb.extensions import db
 from kb.services import accounts, bulk, dump
@@ -104,8 +104,7 @@ def register(group: AppGroup) -> None:
             label = "Checking case studies" if dry_run else "Importing case studies"
             with click.progressbar(length=len(rows), label=label, show_pos=True) as bar:
                 report = bulk.import_cases(
-                    user, rows, create_terms=create_terms, dry_run=dry_run,
-                    max_text=case_fields.markdown_max(), source_name=file.name,
+                    user, rows, create_terms=create_terms, dry_run=dry_run, source_name=file.name,
                     as_operator=True, progress=bar.update,
                 )
         for term in report.new_terms:

@@ -20,20 +20,16 @@ from kb.search.indexer import Drift
 from kb.search.lifecycle import (
     case_count, catch_up, check, ensure_index, index_state, init_app, rebuild,
 )
-from kb.search.related import (
-    CityCases, other_cities_on_problems, remembered, similar_cases,
-)
+from kb.search.related import other_cities_on_problems, remembered, similar_cases
 from kb.search.results import (
     FACETS, LINEAGE_LABELS, MAX_FILTER_VALUE_CHARS, MAX_FILTER_VALUES, MAX_PER_PAGE,
-    MAX_RESULT_WINDOW, SORTS, CaseLink, FacetValue, Highlight, SearchResults, Visibility,
-    cases_in_order, links_in_order, search,
+    MAX_RESULT_WINDOW, SORTS, SearchResults, cases_in_order, links_in_order, search,
 )
 
 __all__ = [
     "Drift", "case_count", "catch_up", "check", "ensure_index", "index_state", "init_app",
     "rebuild",
-    "CityCases", "other_cities_on_problems", "remembered", "similar_cases",
+    "other_cities_on_problems", "remembered", "similar_cases",
     "FACETS", "LINEAGE_LABELS", "MAX_FILTER_VALUE_CHARS", "MAX_FILTER_VALUES", "MAX_PER_PAGE",
-    "MAX_RESULT_WINDOW", "SORTS", "CaseLink", "FacetValue", "Highlight", "SearchResults",
-    "Visibility", "cases_in_order", "links_in_order", "search",
+    "MAX_RESULT_WINDOW", "SORTS", "SearchResults", "cases_in_order", "links_in_order", "search",
 ]

@@ -624,7 +624,7 @@ class _Resolver:
 
 
 def import_cases(user: User, rows: list[ParsedRow], *, create_terms: bool = False,
-                 dry_run: bool = False, max_text: int = 100_000, source_name: str = "",
+                 dry_run: bool = False, max_text: int | None = None, source_name: str = "",
                  as_operator: bool = False,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
     """Create a case study from each of ``rows``, written by ``user``, or none at all.
@@ -663,7 +663,7 @@ def import_cases(user: User, rows: list[ParsedRow], *, create_terms: bool = Fals
 
 
 def _import(user: User, rows: list[ParsedRow], problems: _Problems, *, create_terms: bool,
-            dry_run: bool, max_text: int, source_name: str, as_operator: bool,
+            dry_run: bool, max_text: int | None, source_name: str, as_operator: bool,
             progress: Callable[[int], None] | None) -> ImportReport:
     resolver = _Resolver(problems, create_terms)
     resolved = [
@@ -724,7 +724,7 @@ def _create_terms(user: User, resolver: _Resolver, problems: _Problems,
 
 
 def _create_case(user: User, row: ParsedRow, city_id: int | None, slugs: dict[str, list[str]],
-                 terms: dict[str, dict[str, int]], problems: _Problems, max_text: int,
+                 terms: dict[str, dict[str, int]], problems: _Problems, max_text: int | None,
                  message: str, as_operator: bool) -> CaseStudy | None:
     values = row.values
 

@@ -157,7 +157,7 @@ def _case_slug_taken(slug: str) -> bool:
     return db.session.scalar(select(CaseStudy.id).where(CaseStudy.slug == slug)) is not None
 
 
-def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
+def _validated(data: CaseInput, case: CaseStudy | None, max_text: int | None) -> dict:
     """Check ``data`` and return the cleaned values to store, or raise ValidationError."""
     errors: dict[str, list[str]] = {}
 
@@ -168,7 +168,7 @@ def _validated(data: CaseInput, case: CaseStudy | None, max_text: int) -> dict:
     for spec in case_fields.TEXT_FIELDS:
         text = values[spec.name] = clean_text(getattr(data, spec.name),
                                               multiline=spec.kind is not Kind.LINE)
-        limit = case_fields.text_limit(spec, max_text)
+        limit = case_fields.text_limit(spec, case_fields.markdown_max(max_text))
         if not text and spec.required:
             fail(spec.name, spec.missing)
         elif len(text) > limit:
@@ -311,7 +311,8 @@ def _revision_message(message: str) -> str:
     return message
 
 
-def create_case(user: User, data: CaseInput, message: str = "Created", *, max_text: int = 100_000) -> CaseStudy:
+def create_case(user: User, data: CaseInput, message: str = "Created", *,
+                max_text: int | None = None) -> CaseStudy:
     """Create a draft case study written by ``user`` and keep its first revision."""
     if not policy.can_create_case(user):
         raise PermissionDenied("Your role cannot write case studies.")
@@ -332,7 +333,7 @@ def create_case(user: User, data: CaseInput, message: str = "Created", *, max_te
 
 
 def update_case(user: User, case: CaseStudy, data: CaseInput, message: str = "", *,
-                expected_version: int | None = None, max_text: int = 100_000) -> CaseStudy:
+                expected_version: int | None = None, max_text: int | None = None) -> CaseStudy:
     """Save an edit of ``case``: a new version with its own revision, or a proposed edit.
 
     An edit of a published case study becomes (or replaces) its proposed
@@ -402,7 +403,7 @@ def record_review_event(case: CaseStudy, actor: User | None, action: ReviewActio
 
 
 def publish_proposed_edit(reviewer: User, case: CaseStudy, data: CaseInput, *,
-                          max_text: int = 100_000) -> CaseStudy:
+                          max_text: int | None = None) -> CaseStudy:
     """Save the proposed edit of ``case``, approved by ``reviewer``, as the next version.
 
     ``data`` is the proposed edit read back from its snapshot (see

@@ -314,12 +314,13 @@ def shift_case(user: User | None, collection: Collection, case_id: int, step: in
 
 
 def set_note(user: User | None, collection: Collection, case_id: int, note: str, *,
-             max_text: int = 100_000) -> CollectionItem:
+             max_text: int | None = None) -> CollectionItem:
     """Replace the curator's note (Markdown) on case study ``case_id`` in ``collection``."""
     item = _owned_item(user, collection, case_id)
     note = clean_text(note)
-    if len(note) > max_text:
-        raise ValidationError({"note": [f"Keep the note under {max_text:,} characters."]})
+    limit = case_fields.markdown_max(max_text)
+    if len(note) > limit:
+        raise ValidationError({"note": [f"Keep the note under {limit:,} characters."]})
     if note != item.note:
         item.note = note
         item.updated_at = utcnow()
@@ -330,7 +331,7 @@ def set_note(user: User | None, collection: Collection, case_id: int, note: str,
 
 # Writing collections ------------------------------------------------------------
 
-def _validated(data: CollectionInput, max_text: int) -> dict:
+def _validated(data: CollectionInput, max_text: int | None) -> dict:
     errors: dict[str, list[str]] = {}
     title = clean_text(data.title, multiline=False)
     if not title:
@@ -338,9 +339,10 @@ def _validated(data: CollectionInput, max_text: int) -> dict:
     elif len(title) > TITLE_MAX:
         errors.setdefault("title", []).append(f"Keep the title under {TITLE_MAX} characters.")
     introduction = clean_text(data.introduction)
-    if len(introduction) > max_text:
+    limit = case_fields.markdown_max(max_text)
+    if len(introduction) > limit:
         errors.setdefault("introduction", []).append(
-            f"Keep the introduction under {max_text:,} characters.")
+            f"Keep the introduction under {limit:,} characters.")
     try:
         visibility = CollectionVisibility(data.visibility)
     except ValueError:
@@ -362,7 +364,7 @@ def _collection_slug_taken(slug: str) -> bool:
 
 
 def create_collection(user: User | None, data: CollectionInput, *,
-                      max_text: int = 100_000) -> Collection:
+                      max_text: int | None = None) -> Collection:
     """Create a collection owned by ``user``; ValidationError on bad input."""
     if not policy.can_create_collection(user):
         raise PermissionDenied("Log in to make collections.")
@@ -376,7 +378,7 @@ def create_collection(user: User | None, data: CollectionInput, *,
 
 
 def update_collection(user: User | None, collection: Collection, data: CollectionInput, *,
-                      max_text: int = 100_000) -> Collection:
+                      max_text: int | None = None) -> Collection:
     """Change the title, introduction or visibility; the slug stays, so links keep working.
 
     Making a collection private also stops featuring it.

@@ -28,6 +28,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from kb import case_fields
 from kb.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kb.extensions import db
 from kb.models import (
@@ -118,7 +119,7 @@ def _links_of(user: User | None, case: CaseStudy) -> list[Adaptation]:
 
 # Writing --------------------------------------------------------------------------
 
-def _validated(data: AdaptationInput, max_text: int) -> dict:
+def _validated(data: AdaptationInput, max_text: int | None) -> dict:
     """The kind and cleaned texts of ``data``, or ValidationError naming each bad field."""
     errors: dict[str, list[str]] = {}
     values: dict = {}
@@ -126,10 +127,11 @@ def _validated(data: AdaptationInput, max_text: int) -> dict:
         values["kind"] = AdaptationKind(data.kind)
     except ValueError:
         errors["kind"] = ["Choose how the practice was taken up from the list."]
+    limit = case_fields.markdown_max(max_text)
     for name in TEXT_FIELDS:
         values[name] = clean_text(getattr(data, name))
-        if len(values[name]) > max_text:
-            errors[name] = [f"Keep this under {max_text:,} characters."]
+        if len(values[name]) > limit:
+            errors[name] = [f"Keep this under {limit:,} characters."]
     if errors:
         raise ValidationError(errors)
     return values
@@ -175,7 +177,7 @@ def _source_for(user: User, source_id: int | None) -> CaseStudy:
 
 
 def record_adaptation(user: User, adapting: CaseStudy, source_id: int | None,
-                      data: AdaptationInput, *, max_text: int = 100_000) -> Adaptation:
+                      data: AdaptationInput, *, max_text: int | None = None) -> Adaptation:
     """Record that ``adapting`` takes up the practice of case study ``source_id``.
 
     PermissionDenied unless ``user`` may record links for ``adapting``;
@@ -213,7 +215,7 @@ def record_adaptation(user: User, adapting: CaseStudy, source_id: int | None,
 
 
 def update_adaptation(user: User, adaptation: Adaptation, data: AdaptationInput, *,
-                      max_text: int = 100_000) -> Adaptation:
+                      max_text: int | None = None) -> Adaptation:
     """Change the kind and texts of a link; its two case studies stay (remove it to relink)."""
     if not policy.can_edit_adaptation(user, adaptation):
         raise PermissionDenied(_MAY_NOT_EDIT)

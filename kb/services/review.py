@@ -234,7 +234,7 @@ def proposed_input(user: User | None, case: CaseStudy) -> CaseInput:
 
 
 def publish_edit(user: User | None, case: CaseStudy, comment: str = "", *,
-                 expected_saves: int | None = None, max_text: int = 100_000) -> CaseStudy:
+                 expected_saves: int | None = None, max_text: int | None = None) -> CaseStudy:
     """A reviewer publishes the proposed edit of ``case`` as its next version.
 
     ``expected_saves`` is the save of the proposed edit the reviewer read.

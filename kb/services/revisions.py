@@ -304,7 +304,7 @@ def _comparable(data: CaseInput) -> CaseInput:
 
 
 def restore_revision(user: User | None, case: CaseStudy, number: int, *,
-                     expected_version: int | None = None, max_text: int = 100_000) -> RestoreResult:
+                     expected_version: int | None = None, max_text: int | None = None) -> RestoreResult:
     """Save the fields of revision ``number`` as a new version of ``case``.
 
     Raises PermissionDenied for those who may not edit ``case``, NotFound
