@@ -117,6 +117,27 @@ def test_did_you_mean(taxonomy, users):
     assert search.search(ANONYMOUS, "nurses").suggestion is None  # found: nothing to correct
 
 
+@pytest.mark.parametrize("status", ["draft", "submitted", "archived"])
+def test_did_you_mean_offers_only_words_the_reader_may_see(taxonomy, users, status):
+    hidden = write_case(users["member"], taxonomy, publish=status == "archived",
+                        title="Quokkabridge mentoring")
+    if status == "submitted":
+        review.submit(users["member"], hidden)
+    elif status == "archived":
+        review.archive(users["member"], hidden)
+    db.session.commit()
+    write_case(users["member"], taxonomy, title="Apprenticeships for nurses")
+
+    def offered(user) -> str | None:
+        return search.search(policy.case_visibility(user), "quokkabrige").suggestion
+
+    assert offered(None) is None
+    assert offered(users["other_member"]) is None
+    assert offered(users["researcher"]) is None
+    assert offered(users["member"]) == "quokkabridge"  # the author sees their own
+    assert offered(users["facilitator"]) == "quokkabridge"
+
+
 # Visibility ----------------------------------------------------------------
 
 def _visible_ids(user) -> set[int]:

@@ -168,7 +168,8 @@ def search(visibility: Visibility, q: str | None = "", filters: dict | None = No
     with ext.index.searcher() as searcher:
         engine = ext.engine(searcher)
         table = engine.table
-        matched = visible_documents(table, visibility)
+        visible = visible_documents(table, visibility)
+        matched = visible
         if parsed.query is not None:
             matched &= engine.match(parsed.query)
         selected = {name: table.any_of(FACET_FIELDS[name], values)
@@ -189,7 +190,7 @@ def search(visibility: Visibility, q: str | None = "", filters: dict | None = No
         if parsed.query is not None:
             results.highlights = _highlights(searcher, engine, parsed, docnums)
             if total < SUGGEST_BELOW:
-                results.suggestion = suggest.suggestion(searcher, engine, parsed.text)
+                results.suggestion = suggest.suggestion(searcher, engine, parsed.text, visible)
     return results
 
 

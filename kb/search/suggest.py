@@ -4,7 +4,9 @@ The index holds stems (``guidanc``), not words, so a misspelt word is
 stemmed, the nearest stem within one or two edits is looked up in the text
 fields, and the word shown is recovered from the stored text of a case
 study containing that stem (the first word there that stems to it). No
-extra field is indexed for this.
+extra field is indexed for this. Only the documents the reader may see
+count: a word that only a draft holds is never offered to anyone who may
+not read the draft.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ _SUGGESTABLE = re.compile(r"(?<![\w:\-])([^\W\d_]{3,})(?![\w:])")
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 
-def suggestion(searcher, engine, text: str) -> str | None:
-    """``text`` with its unknown words replaced by the nearest known words, or None."""
+def suggestion(searcher, engine, text: str, visible: int) -> str | None:
+    """``text`` with its unknown words replaced by the nearest words of the ``visible`` documents.
+
+    None when nothing was replaced.
+    """
     reader = searcher.reader()
     analyzer = searcher.schema["body"].analyzer
     changed = False
@@ -34,7 +39,7 @@ def suggestion(searcher, engine, text: str) -> str | None:
         stems = [t.text for t in analyzer(word, mode="query")]
         if len(stems) != 1 or _known(reader, stems[0]):
             return word
-        better = _nearest(searcher, engine, analyzer, stems[0])
+        better = _nearest(searcher, engine, analyzer, stems[0], visible)
         if better is None:
             return word
         changed = True
@@ -48,8 +53,8 @@ def _known(reader, stem: str) -> bool:
     return any((fieldname, stem) in reader for fieldname in SUGGEST_FIELDS)
 
 
-def _nearest(searcher, engine, analyzer, stem: str) -> str | None:
-    """The word of the index's most frequent stem nearest to ``stem``."""
+def _nearest(searcher, engine, analyzer, stem: str, visible: int) -> str | None:
+    """The word of the most frequent stem nearest to ``stem`` among the ``visible`` documents."""
     reader = searcher.reader()
     for distance in (1, 2):
         if distance == 2 and len(stem) < 5:
@@ -58,19 +63,20 @@ def _nearest(searcher, engine, analyzer, stem: str) -> str | None:
         for fieldname in SUGGEST_FIELDS:
             for found in reader.terms_within(fieldname, stem, distance, prefix=1):
                 if found.isalpha() and found.isascii():
-                    frequency = engine.term_mask(fieldname, found).bit_count()
+                    frequency = (engine.term_mask(fieldname, found) & visible).bit_count()
                     if frequency > candidates.get(found, (0, ""))[0]:
                         candidates[found] = (frequency, fieldname)
         for found, (_, fieldname) in sorted(candidates.items(), key=lambda c: (-c[1][0], c[0])):
-            word = _surface_form(searcher, engine, analyzer, fieldname, found)
+            word = _surface_form(searcher, engine, analyzer, fieldname, found, visible)
             if word is not None:
                 return word
     return None
 
 
-def _surface_form(searcher, engine, analyzer, fieldname: str, stem: str) -> str | None:
-    """How ``stem`` is written in the first live document that has it in ``fieldname``."""
-    mask = engine.term_mask(fieldname, stem)
+def _surface_form(searcher, engine, analyzer, fieldname: str, stem: str,
+                  visible: int) -> str | None:
+    """How ``stem`` is written in the first visible document that has it in ``fieldname``."""
+    mask = engine.term_mask(fieldname, stem) & visible
     if not mask:
         return None
     docnum = (mask & -mask).bit_length() - 1
