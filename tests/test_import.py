@@ -171,6 +171,14 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read():
                                       "(the IMPORT_MAX_BYTES setting)")
 
 
+def test_a_file_just_over_the_limit_is_told_apart_from_it():
+    limit = 2 * 1_048_576
+    [problem] = problems_of(b"x" * (limit + 1), max_bytes=limit)
+
+    assert problem.message.startswith("The file is 2,097,153 bytes; files of at most 2,097,152 "
+                                      "bytes are imported")
+
+
 def test_the_format_comes_from_the_name_unless_given():
     assert bulk.format_for("cases.CSV") == "csv"
     assert bulk.format_for("cases.ndjson") == "jsonl"

@@ -204,9 +204,13 @@ def shown(text: str, limit: int = 60) -> str:
 def check_size(size: int, max_bytes: int) -> None:
     """Refuse a file of ``size`` bytes when it is over ``max_bytes`` (IMPORT_MAX_BYTES)."""
     if size > max_bytes:
+        size_text, limit_text = size_label(size), size_label(max_bytes)
+        if size_text == limit_text:
+            # Too close to tell apart in megabytes: "2.0 MB; at most 2.0 MB" explains nothing.
+            size_text, limit_text = f"{size:,} bytes", f"{max_bytes:,} bytes"
         raise ImportRejected([ImportProblem(
             None, "",
-            f"The file is {size_label(size)}; files of at most {size_label(max_bytes)} are "
+            f"The file is {size_text}; files of at most {limit_text} are "
             "imported (the IMPORT_MAX_BYTES setting). Split it into smaller files.",
         )])
 
